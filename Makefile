@@ -1,0 +1,63 @@
+# lfs — see README.md. `make demo` and `make test` are the two entry points.
+
+GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+BIN := bin/lfs
+# Set GOFLAGS in the environment or on the command line (make test
+# GOFLAGS=-mod=mod); every go command here sees it.
+export GOFLAGS
+
+# What the tests, the demo and the benchmarks run besides lfs.
+DEPS := fuse3 fuse-overlayfs busybox-static skopeo umoci podman uidmap \
+	hyperfine gcc libc6-dev tar gzip zstd
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: all build test unit e2e lint vet fmt-check demo bench deps clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/lfs
+
+test: lint build unit e2e
+
+# Every package but ./tests: the end-to-end tests run once, in e2e, on the
+# binary that build made.
+unit:
+	@pkgs=$$($(GO) list ./...) || exit 1; \
+	pkgs=$$(printf '%s\n' $$pkgs | grep -v '/tests$$'); \
+	echo "$(GO) test -race <every package but ./tests>"; \
+	$(GO) test -race $$pkgs
+
+# -count=1: the test cache does not know the binary changed. -v: so that
+# each skipped test says why.
+e2e: build
+	LFS_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v ./tests/
+
+lint: vet fmt-check
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l .); \
+	if [ -n "$$out" ]; then echo "gofmt -l: these files need gofmt -w:"; echo "$$out"; exit 1; fi
+
+demo: deps build
+	PATH=$(CURDIR)/bin:$$PATH demo/demo.sh
+
+bench: build
+	@set -e; for s in bench/*.sh; do [ -e "$$s" ] || continue; echo "== $$s"; LFS_BIN=$(CURDIR)/$(BIN) bash "$$s"; done
+	$(GO) test -run '^$$' -bench . ./layerstore/...
+
+deps:
+	@missing=; for p in $(DEPS); do \
+		dpkg -s $$p 2>/dev/null | grep -q '^Status: install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+clean:
+	rm -rf bin demo/out

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The demo `make demo` runs: build two tiny rootfs tarballs, import them into
+# the default store (/var/lib/lfs as root) and look at them the docker way.
+# Each lfs command is echoed before it runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+lfs=${LFS_BIN:-$PWD/bin/lfs}
+[ -x "$lfs" ] || { echo "$0: $lfs not built (make build)" >&2; exit 1; }
+out=demo/out
+mkdir -p "$out"
+
+testdata/mkrootfs.sh hello "$out/hello.tar"
+testdata/mkrootfs.sh busybox "$out/busybox.tar"
+
+# A second run re-imports; drop the first run's names so they do not pile up
+# as dangling images.
+"$lfs" rmi hello:latest busybox:demo >/dev/null 2>&1 || true
+
+# show NAME ARGS... prints the command as a user would type it.
+show() {
+	local line=$1 a; shift
+	for a in "$@"; do
+		if [[ $a =~ ^[A-Za-z0-9_./:=@%+-]+$ ]]; then
+			line+=" $a"
+		else
+			line+=" '${a//\'/\'\\\'\'}'"
+		fi
+	done
+	printf '\n$ %s\n' "$line"
+}
+lfs() { show lfs "$@"; "$lfs" "$@"; }
+run() { show "$@"; "$@"; }
+
+lfs import "$out/hello.tar" hello:latest --change 'CMD ["/hello"]'
+lfs import "$out/busybox.tar" busybox:demo --change 'CMD ["sh"]' -m "busybox from Debian"
+lfs images
+lfs inspect hello
+lfs history busybox:demo
+lfs save -o "$out/busybox.tar.oci" --format oci busybox:demo
+run skopeo inspect "oci-archive:$out/busybox.tar.oci"
+lfs system df
