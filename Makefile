@@ -18,7 +18,13 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/lfs
 
-test: lint build unit e2e
+# The unit and end-to-end tests both run, even when the first fails, so
+# that one run shows every failure.
+test: lint build
+	@rc=0; \
+	$(MAKE) --no-print-directory unit || rc=1; \
+	$(MAKE) --no-print-directory e2e || rc=1; \
+	exit $$rc
 
 # Every package but ./tests: the end-to-end tests run once, in e2e, on the
 # binary that build made.

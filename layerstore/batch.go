@@ -150,8 +150,12 @@ func (b *Batch) AddLayer(r io.Reader, want digest.Digest, mediaType string) (Lay
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return LayerRef{}, fmt.Errorf("stage layer: %w", err)
 	}
+	blobPath := ""
 	fail := func(err error) (LayerRef, error) {
 		os.RemoveAll(dir)
+		if blobPath != "" {
+			os.Remove(blobPath)
+		}
 		return LayerRef{}, err
 	}
 
@@ -160,9 +164,8 @@ func (b *Batch) AddLayer(r io.Reader, want digest.Digest, mediaType string) (Lay
 	var blobSize counter
 	var blobSink io.Writer = io.MultiWriter(blobHash, &blobSize)
 	var blobW *asyncWriter
-	blobPath := ""
 	if comp != Uncompressed && b.s.keepCompressed {
-		blobPath = filepath.Join(dir, "blob")
+		blobPath = b.tempName("blob")
 		f, err := os.Create(blobPath)
 		if err != nil {
 			return fail(fmt.Errorf("stage layer: %w", err))
@@ -216,6 +219,10 @@ func (b *Batch) AddLayer(r io.Reader, want digest.Digest, mediaType string) (Lay
 	if werr != nil {
 		return fail(fmt.Errorf("stage layer: %w", werr))
 	}
+	if tarSize.n%512 != 0 {
+		// archive/tar reads a tar cut inside its last padding as a clean end.
+		return fail(fmt.Errorf("%s layer: %w: truncated tar (%d bytes is not a whole number of 512-byte blocks)", comp, ErrCorrupt, tarSize.n))
+	}
 	diffID := digest.NewDigest(digest.SHA256, diffHash)
 	blobDigest := diffID
 	size := blobSize.n
@@ -231,7 +238,7 @@ func (b *Batch) AddLayer(r io.Reader, want digest.Digest, mediaType string) (Lay
 
 	if prev, ok := b.layers[diffID]; ok || b.s.hasLayer(diffID) {
 		// Stored or staged already: keep only a compressed form we lack.
-		os.Remove(filepath.Join(dir, "layer.tar"))
+		os.RemoveAll(dir)
 		if blobPath != "" && !b.s.hasBlob(blobDigest) {
 			if _, dup := b.blobs[blobDigest]; !dup {
 				b.blobs[blobDigest] = stagedBlob{path: blobPath, desc: ref.Blob}
@@ -550,9 +557,10 @@ const chunkSize = 1 << 20
 func newAsyncWriter(f *os.File, also io.Writer) *asyncWriter {
 	w := &asyncWriter{f: f, also: also, ch: make(chan []byte, 8), done: make(chan error, 1)}
 	w.pool.New = func() any { return make([]byte, 0, chunkSize) }
+	ch := w.ch
 	go func() {
 		var err error
-		for c := range w.ch {
+		for c := range ch {
 			if err == nil {
 				if _, err = f.Write(c); err == nil {
 					_, err = also.Write(c)

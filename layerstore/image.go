@@ -122,8 +122,16 @@ func (s *Store) Resolve(name string) (Image, error) {
 }
 
 func resolve(tx *bolt.Tx, name string) (Image, error) {
+	img, _, err := resolveRef(tx, name)
+	return img, err
+}
+
+// resolveRef also returns the reference name matched by, if it matched a
+// tag or digest rather than an ID.
+func resolveRef(tx *bolt.Tx, name string) (Image, *reference.Ref, error) {
 	if hex, ok := strings.CutPrefix(name, "sha256:"); ok {
-		return byIDPrefix(tx, name, hex)
+		img, err := byIDPrefix(tx, name, hex)
+		return img, nil, err
 	}
 	ref, perr := reference.Parse(name)
 	if perr == nil {
@@ -143,21 +151,22 @@ func resolve(tx *bolt.Tx, name string) (Image, error) {
 				return nil
 			})
 			if found != nil {
-				return *found, nil
+				return *found, &ref, nil
 			}
 		} else if id := tx.Bucket(bucketRefs).Get([]byte(ref.String())); id != nil {
-			return getImage(tx, digest.Digest(id))
+			img, err := getImage(tx, digest.Digest(id))
+			return img, &ref, err
 		}
 	}
 	if isHex(name) {
 		if img, err := byIDPrefix(tx, name, name); err == nil || errors.Is(err, ErrAmbiguous) {
-			return img, err
+			return img, nil, err
 		}
 	}
 	if perr != nil {
-		return Image{}, perr
+		return Image{}, nil, perr
 	}
-	return Image{}, &NotFoundError{"image", ref.Familiar()}
+	return Image{}, nil, &NotFoundError{"image", ref.Familiar()}
 }
 
 func byIDPrefix(tx *bolt.Tx, name, hex string) (Image, error) {

@@ -35,18 +35,16 @@ func (s *Store) Remove(name string, force bool) ([]RemoveEvent, error) {
 	var events []RemoveEvent
 	var doomed []string
 	err := s.update(func(tx *bolt.Tx) error {
-		img, err := resolve(tx, name)
+		img, matched, err := resolveRef(tx, name)
 		if err != nil {
 			return err
 		}
 		tags := tagsByImage(tx)[img.ID]
 		sort.Strings(tags)
-		byRef := false
+		byRef := matched != nil
 		var r reference.Ref
-		if !isHex(name) && !hasSHA(name) {
-			if r, err = reference.Parse(name); err == nil {
-				byRef = true
-			}
+		if byRef {
+			r = *matched
 		}
 		if users := s.usersOf(tx, img.ID); len(users) > 0 && !force {
 			if byRef && len(tags)+len(img.RepoDigests) > 1 {
@@ -122,8 +120,6 @@ func (s *Store) Remove(name string, force bool) ([]RemoveEvent, error) {
 	removeAll(doomed)
 	return events, nil
 }
-
-func hasSHA(s string) bool { return len(s) > 7 && s[:7] == "sha256:" }
 
 func short(d digest.Digest) string {
 	e := d.Encoded()

@@ -39,7 +39,7 @@ func TestConcurrentLoadAndTag(t *testing.T) {
 				for _, args := range [][]string{{"load", "-i", j.archive}, {"tag", j.ref, j.tag}} {
 					r := runWith(t, opts{}, s.args(args)...)
 					if r.code != 0 {
-						errs <- fmt.Sprintf("round %d: lfs %s: exit %d: %s", round, strings.Join(args, " "), r.code, r.stderr)
+						errs <- fmt.Sprintf("round %d: lfs %s: exit %d: %s", round, strings.Join(args, " "), r.code, clip(r.stderr))
 					}
 				}
 			})

@@ -544,14 +544,26 @@ func TestStoreLocation(t *testing.T) {
 	}
 
 	// As nobody, with a home and XDG_DATA_HOME it can write to.
-	home := filepath.Join(t.TempDir(), "home")
-	xdg := filepath.Join(t.TempDir(), "xdg")
-	for _, d := range []string{home, xdg} {
-		if err := os.MkdirAll(d, 0o777); err != nil {
+	// t.TempDir's parent is 0700: nobody could not reach into it.
+	base, err := os.MkdirTemp("", "lfs-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	home := filepath.Join(base, "home")
+	xdg := filepath.Join(base, "xdg")
+	for _, d := range []string{base, home, xdg} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		os.Chmod(d, 0o777)
-		os.Chmod(filepath.Dir(d), 0o755)
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{home, xdg} {
+		if err := os.Chown(d, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, c := range []struct {
 		env  []string

@@ -104,7 +104,10 @@ func setUsageError(cmd *cli.Command) {
 func usageError(_ *cli.Context, err error, _ bool) error {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
-		msg = "unknown flag: " + name
+		if len(name) > 1 {
+			name = "-" + name
+		}
+		msg = "unknown flag: -" + name
 	}
 	return errors.New(msg)
 }

@@ -41,12 +41,20 @@ package tarindex
 //
 // Records are in breadth-first order from the root (ID 0), each directory's
 // children contiguous and sorted by name bytes, so every entry's parent has a
-// smaller ID and every directory's firstChild a larger one. Load checks those
-// two facts, every string and xattr window, and that the children ranges
-// partition the non-root entries, in one loop over the records; that is what
-// makes every accessor safe on any input without re-checking, and it touches
-// no string. It does not check that names are sorted or well formed: a
-// corrupt but in-bounds index gives wrong answers, never a panic.
+// smaller ID and every directory's firstChild a larger one.
+//
+// Open and Load check only the header and that the sections tile the file,
+// so opening costs the same for 10 entries or 10 million. Accessors check
+// what they read: an ID against count, a string window against the strings
+// section, a children range against count and firstChild > the directory, a
+// parent < the child. Walk also enters an entry only from the directory its
+// parent field names, so even overlapping ranges cannot make it revisit
+// anything; Path stops at a parent that is not smaller.
+//
+// Reader.Verify checks every record in one loop: its windows, the tree shape,
+// and that the children ranges add up to count-1 (each non-root entry lies in
+// its parent's range, so the ranges then partition the entries). It does not
+// read strings: unsorted or odd names give wrong answers, never a panic.
 
 import (
 	"encoding/binary"
@@ -282,6 +290,9 @@ func (b *builder) encode() (*Reader, error) {
 	// Check our own output with the same code that checks a file: an
 	// encoder bug then fails Build instead of a later Open.
 	r, err := Load(out)
+	if err == nil {
+		err = r.Verify()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("encode index: %w", err)
 	}

@@ -39,6 +39,9 @@ func FuzzBuild(f *testing.F) {
 			t.Fatal(err)
 		}
 		r, err := Load(buf.Bytes())
+		if err == nil {
+			err = r.Verify()
+		}
 		if err != nil {
 			t.Fatalf("Load of a built index: %v", err)
 		}

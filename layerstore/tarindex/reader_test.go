@@ -65,13 +65,51 @@ func TestLoadRejectsCorruption(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := tt.mutate(bytes.Clone(good))
-			if _, err := Load(b); !errors.Is(err, ErrCorruptIndex) {
-				t.Fatalf("Load = %v, want ErrCorruptIndex", err)
+			r, err := Load(b)
+			if err == nil {
+				// Record-level damage is Verify's to find; the
+				// accessors must survive it regardless.
+				exercise(t, r)
+				err = r.Verify()
+			}
+			if !errors.Is(err, ErrCorruptIndex) {
+				t.Fatalf("Load+Verify = %v, want ErrCorruptIndex", err)
 			}
 		})
 	}
-	if _, err := Load(good); err != nil {
+	r, err := Load(good)
+	if err != nil {
 		t.Fatalf("Load(good) = %v: the mutations above prove nothing", err)
+	}
+	if err := r.Verify(); err != nil {
+		t.Fatalf("Verify(good) = %v: the mutations above prove nothing", err)
+	}
+}
+
+// TestWalkCorrupt: Walk must notice bad ranges and never revisit entries,
+// even when every directory claims every later entry as its child.
+func TestWalkCorrupt(t *testing.T) {
+	good := smallIndex(t)
+	r0, _ := Load(good)
+	n := r0.Len()
+	b := bytes.Clone(good)
+	for id := 0; id < n; id++ {
+		off := headerSize + id*recSize
+		b[off+rType] = byte(TypeDir)
+		le.PutUint32(b[off+rFirst:], uint32(id+1))
+		le.PutUint32(b[off+rNchild:], uint32(n-id-1))
+	}
+	r, err := Load(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	visits := 0
+	err = r.Walk(func(ID, string) error { visits++; return nil })
+	if !errors.Is(err, ErrCorruptIndex) || visits > n {
+		t.Errorf("Walk = %v after %d visits of %d entries, want ErrCorruptIndex", err, visits, n)
+	}
+	if err := r.Verify(); !errors.Is(err, ErrCorruptIndex) {
+		t.Errorf("Verify = %v, want ErrCorruptIndex", err)
 	}
 }
 
@@ -91,13 +129,19 @@ func TestLoadByteFlips(t *testing.T) {
 				continue
 			}
 			exercise(t, r)
+			if err := r.Verify(); err != nil && !errors.Is(err, ErrCorruptIndex) {
+				t.Fatalf("byte %d = %#x: Verify = %v, want ErrCorruptIndex", i, v, err)
+			}
 		}
 	}
 }
 
-// exercise calls every accessor on every entry of r.
+// exercise calls every accessor on every entry Walk reaches. A Reader that
+// passes Verify must walk cleanly through all its entries; one that does not
+// may stop Walk with ErrCorruptIndex, but nothing may panic or hang.
 func exercise(t testing.TB, r *Reader) {
 	t.Helper()
+	verified := r.Verify() == nil
 	n := 0
 	err := r.Walk(func(id ID, p string) error {
 		n++
@@ -110,11 +154,18 @@ func exercise(t testing.TB, r *Reader) {
 		_, _ = r.Lookup(p)
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("Walk: %v", err)
+	switch {
+	case err != nil && (verified || !errors.Is(err, ErrCorruptIndex)):
+		t.Fatalf("Walk: %v (verified %v)", err, verified)
+	case verified && n != r.Len():
+		t.Fatalf("Walk visited %d of %d entries of a verified index", n, r.Len())
+	case n > r.Len():
+		t.Fatalf("Walk visited %d entries, index has %d", n, r.Len())
 	}
-	if n != r.Len() {
-		t.Fatalf("Walk visited %d of %d entries", n, r.Len())
+	for id := ID(0); int(id) < r.Len(); id++ {
+		_ = r.Entry(id)
+		_ = r.Path(id)
+		_ = r.Children(id)
 	}
 	_ = r.Entry(ID(r.Len()))
 	_ = r.Children(ID(r.Len()))
