@@ -151,12 +151,10 @@ func setEnv(env []string, k, v string) []string {
 	return append(env, k+"="+v)
 }
 
-// expandEnv substitutes $VAR and ${VAR} from env, leaving unknown names empty,
-// for the instructions docker expands (ENV, LABEL, WORKDIR, USER, VOLUME,
-// EXPOSE, STOPSIGNAL).
+// expandEnv processes a word as the Dockerfile dispatcher does for the
+// instructions docker expands (ENV, LABEL, WORKDIR, USER, VOLUME, EXPOSE,
+// STOPSIGNAL): quotes removed, $VAR and ${VAR} substituted from env,
+// unknown names empty.
 func expandEnv(s string, env []string) string {
-	if !strings.Contains(s, "$") {
-		return s
-	}
 	return shellLex.expand(s, env)
 }

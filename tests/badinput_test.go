@@ -3,11 +3,15 @@ package tests
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+	"unsafe"
 )
 
 // TestBadInput feeds lfs broken archives, tars, names and flags. Each must
@@ -178,6 +182,11 @@ func TestBadInput(t *testing.T) {
 		add("malformed-reference/"+c.cmd+"/"+c.ref, []string{c.ref}, args...)
 	}
 
+	// Saves that cannot be written.
+	noDir := filepath.Join(tmp, "no-such-dir", "out.tar")
+	add("save/missing-directory", []string{noDir}, "save", "-o", noDir, "busybox")
+	add("save/one-missing-image", []string{"nosuchimage"}, "save", "-o", filepath.Join(tmp, "partial.tar"), "busybox", "nosuchimage")
+
 	// Flags and changes lfs does not know.
 	add("unknown-flag/images", []string{"bogus"}, "images", "--bogus")
 	add("unknown-flag/global", []string{"bogus"}, "--bogus", "images")
@@ -199,7 +208,64 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
+	// A failed save leaves no partial archive behind.
+	if _, err := os.Stat(filepath.Join(tmp, "partial.tar")); !os.IsNotExist(err) {
+		t.Errorf("save of a missing image left partial.tar behind (stat: %v)", err)
+	}
 	checkClean(t, s)
+}
+
+// TestSaveRefusesTerminal: lfs save without -o will not write a tar to a
+// terminal, as docker will not.
+func TestSaveRefusesTerminal(t *testing.T) {
+	s := setup(t)
+	f := getFixtures(t)
+	s.load(t, f.dockerArchive)
+	ptm, pts := openPTY(t)
+	defer ptm.Close()
+	defer pts.Close()
+	cmd := exec.Command(lfsBin, s.args([]string{"save", "busybox"})...)
+	cmd.Env = baseEnv()
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = pts, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	checkError(t, result{stderr: stderr.String(), code: code}, []string{"save", "busybox", ">", "terminal"})
+	// Nothing reached the terminal.
+	ptm.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if n, _ := ptm.Read(make([]byte, 512)); n > 0 {
+		t.Errorf("lfs save wrote %d bytes to the terminal", n)
+	}
+}
+
+// openPTY opens a pseudo-terminal pair with the standard library alone.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals: %v", err)
+	}
+	var unlock int32
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, m.Fd(), syscall.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock))); e != 0 {
+		m.Close()
+		t.Skipf("unlockpt: %v", e)
+	}
+	var n uint32
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, m.Fd(), syscall.TIOCGPTN, uintptr(unsafe.Pointer(&n))); e != 0 {
+		m.Close()
+		t.Skipf("ptsname: %v", e)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		m.Close()
+		t.Skipf("open pts: %v", err)
+	}
+	return m, s
 }
 
 // sparseTar has GNU tar archive a file with holes in the given format

@@ -249,6 +249,11 @@ type (
 			Labels       map[string]string
 			ExposedPorts map[string]struct{}
 			Volumes      map[string]struct{}
+			OnBuild      []string
+			Healthcheck  *struct {
+				Test     []string
+				Interval int64 // nanoseconds
+			}
 		}
 		Architecture string
 		Os           string

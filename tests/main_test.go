@@ -60,6 +60,11 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	fixtureDir = filepath.Join(tmp, "fixtures")
+	configFile = filepath.Join(tmp, "config.toml")
+	if err := os.WriteFile(configFile, nil, 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "tests:", err)
+		return 1
+	}
 
 	if bin := os.Getenv("LFS_BIN"); bin != "" {
 		lfsBin, err = filepath.Abs(bin)
@@ -118,16 +123,21 @@ type opts struct {
 	env   []string // added to the environment
 }
 
+// configFile is an empty lfs configuration file: the tests hold lfs to its
+// defaults (keep-compressed = true), whatever /etc/lfs/config.toml says.
+var configFile string
+
 // baseEnv is the environment lfs runs in: the test's own, less LFS_ROOT, so
-// that no test touches a real store by accident.
+// that no test touches a real store by accident, and with the empty
+// configuration.
 func baseEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LFS_ROOT=") {
+		if !strings.HasPrefix(kv, "LFS_ROOT=") && !strings.HasPrefix(kv, "LFS_CONFIG=") {
 			env = append(env, kv)
 		}
 	}
-	return env
+	return append(env, "LFS_CONFIG="+configFile)
 }
 
 func runWith(t *testing.T, o opts, args ...string) result {

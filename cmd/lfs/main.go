@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/lfs-dev/lfs/config"
@@ -35,6 +36,16 @@ type errSilent int
 func (e errSilent) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 func main() {
+	if p := os.Getenv("LFS_CPUPROFILE"); p != "" {
+		// For developers measuring lfs: a CPU profile of one command.
+		if f, err := os.Create(p); err == nil {
+			pprof.StartCPUProfile(f)
+			code := Main(os.Args, os.Stdin, os.Stdout, os.Stderr)
+			pprof.StopCPUProfile()
+			f.Close()
+			os.Exit(code)
+		}
+	}
 	os.Exit(Main(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }
 

@@ -39,6 +39,11 @@ func TestBuildRules(t *testing.T) {
 			},
 		},
 		{
+			name: "type bits in the mode field are dropped",
+			ents: []ent{File("f", "", Mode(0o100755)), Dir("d", Mode(0o40700))},
+			want: []string{"/ dir 0755 nlink=3 implicit", "/d dir 0700 nlink=2", "/f reg 0755 size=0 nlink=1"},
+		},
+		{
 			name: "names are taken relative to the root and cleaned",
 			ents: []ent{File("./x", "1"), File("/y", "2"), File("./a/./b/../c", "3"), File("//z", "4")},
 			want: []string{
