@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -367,6 +368,7 @@ func (b *Batch) commit(db *bolt.DB) error {
 			return fmt.Errorf("journal: %w", err)
 		}
 	}
+	slog.Debug("commit", "layers", len(b.layers), "blobs", len(b.blobs), "images", len(b.images), "tags", len(b.tags), "new-files", len(journal))
 	moved := map[string]bool{}
 	for _, k := range journal {
 		moved[k] = true

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -85,6 +86,12 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "root", EnvVars: []string{"LFS_ROOT"}, Usage: "store directory (default /var/lib/lfs as root, $XDG_DATA_HOME/lfs or ~/.local/share/lfs otherwise)"},
 			&cli.BoolFlag{Name: "debug", Aliases: []string{"D"}, Usage: "print debug information"},
 		},
+		Before: func(c *cli.Context) error {
+			if c.Bool("debug") {
+				slog.SetDefault(slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelDebug})))
+			}
+			return nil
+		},
 		Commands: []*cli.Command{
 			loadCommand(), saveCommand(), importCommand(),
 			imagesCommand(), inspectCommand(), historyCommand(), tagCommand(), rmiCommand(),
@@ -133,6 +140,7 @@ func store(c *cli.Context) (*layerstore.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	slog.Debug("open store", "root", root, "config", cfg.Path, "keep-compressed", cfg.KeepCompressed)
 	return layerstore.Open(root, layerstore.KeepCompressed(cfg.KeepCompressed))
 }
 
