@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Side-by-side load benchmark: lfs load against podman load and
-# skopeo copy docker-archive:F oci:DIR, on the same 1 GiB one-layer image,
-# plain and gzip. Usage: bench/load.sh [SIZE_MB] (default 1024).
+# skopeo copy docker-archive:F oci:DIR, on the same 1 GiB one-layer image:
+#   plain       the archive `docker save` writes (uncompressed layer)
+#   gzip        that archive gzipped (`docker save | gzip`), which all three read
+#   gzip-layers an OCI archive whose layer blob is gzip (what registries serve);
+#               skopeo copies that blob without inflating it, lfs must inflate
+# Usage: bench/load.sh [SIZE_MB] (default 1024).
 # Prints hyperfine's table (medians; compare only within one run).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,14 +45,15 @@ PY
   "$lfs" --root "$root" import layer.tar bench:plain >/dev/null
   "$lfs" --root "$root" save -o plain-$size.tar bench:plain
   rm -rf "$root" layer.tar oci-gz
-  skopeo copy -q docker-archive:plain-$size.tar:bench:plain oci-archive:gzip-$size.tar:bench:gzip
+  skopeo copy -q docker-archive:plain-$size.tar:bench:plain oci-archive:gzip-layers-$size.tar:bench:gzip
+  gzip -c plain-$size.tar > gzip-$size.tar
 fi
 
-ls -l plain-$size.tar gzip-$size.tar
-for kind in plain gzip; do
+ls -l plain-$size.tar gzip-$size.tar gzip-layers-$size.tar
+for kind in ${KINDS:-plain gzip gzip-layers}; do
   f=$work/$kind-$size.tar
   src=docker-archive:$f
-  [ $kind = gzip ] && src=oci-archive:$f
+  [ $kind = gzip-layers ] && src=oci-archive:$f
   hyperfine --runs ${RUNS:-5} --warmup 1 --export-markdown "$work/load-$kind.md" \
     --prepare "rm -rf $work/lfs-root $work/podman $work/oci-out; sync" \
     -n "lfs load ($kind)" "$lfs --root $work/lfs-root load -i $f" \

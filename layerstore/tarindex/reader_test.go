@@ -172,3 +172,29 @@ func exercise(t testing.TB, r *Reader) {
 	_ = r.Path(ID(r.Len()))
 	_ = r.Xattrs(ID(r.Len()))
 }
+
+// TestConcurrentReads: FUSE serves lookups from many goroutines on one
+// Reader with no lock; run with -race.
+func TestConcurrentReads(t *testing.T) {
+	r := buildAndLoad(t, makeTar(t, PAX, File("a/b", "x", Xattr("user.k", "v")), Dir("c"), Hardlink("c/d", "a/b")))
+	done := make(chan error)
+	for g := 0; g < 8; g++ {
+		go func() {
+			var err error
+			for i := 0; i < 200 && err == nil; i++ {
+				var id ID
+				if id, err = r.Lookup("/c/d"); err == nil {
+					_ = r.Entry(id)
+					_ = r.Xattrs(r.Entry(id).Inode)
+					err = r.Walk(func(ID, string) error { return nil })
+				}
+			}
+			done <- err
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}

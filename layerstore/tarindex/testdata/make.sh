@@ -3,8 +3,10 @@
 # index is tested against what a real tool writes, not only against
 # archive/tar. Run it from anywhere: sh testdata/make.sh. Needs GNU tar ≥ 1.30
 # and python3 (only to set a user xattr; setfattr is often missing).
-# The tars are deterministic apart from GNU tar's version; golden_test.go
-# checks their contents, not their bytes, so regenerating must keep it green.
+# The tars are deterministic apart from GNU tar's version and, in
+# posix-sparse.tar, the PID GNU tar puts in its GNUSparseFile.PID placeholder
+# name (hard-coded in tar's sparse.c). golden_test.go checks contents, not
+# bytes, so regenerating must keep it green.
 set -eu
 out=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
