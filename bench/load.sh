@@ -2,9 +2,10 @@
 # Side-by-side load benchmark: lfs load against podman load and
 # skopeo copy docker-archive:F oci:DIR, on the same 1 GiB one-layer image:
 #   plain       the archive `docker save` writes (uncompressed layer)
-#   gzip        that archive gzipped (`docker save | gzip`), which all three read
-#   gzip-layers an OCI archive whose layer blob is gzip (what registries serve);
-#               skopeo copies that blob without inflating it, lfs must inflate
+#   gzip        the same docker archive with its layer gzip-compressed (as
+#               pulled layers are); skopeo copies such a blob to oci:DIR
+#               without inflating it, podman and lfs must inflate it
+#   gzip-oci    an OCI archive of the gzip layer (skopeo's oci-archive:)
 # Usage: bench/load.sh [SIZE_MB] (default 1024).
 # Prints hyperfine's table (medians; compare only within one run).
 set -euo pipefail
@@ -19,41 +20,43 @@ for t in hyperfine skopeo podman python3; do
 done
 
 if [ ! -f plain-$size.tar ]; then
-  echo "generating a ${size} MB one-layer image (half random, half text) ..." >&2
-  rm -rf rootfs && mkdir -p rootfs
-  python3 - "$size" <<'PY'
-import os, random, sys
-size = int(sys.argv[1]) << 20
-rnd = random.Random(42)
-words = [bytes(rnd.choice(b"abcdefghijklmnopqrstuvwxyz") for _ in range(rnd.randint(2, 9))) for _ in range(5000)]
-n, i = 0, 0
-while n < size:
-    d = "rootfs/d%03d" % (i % 200)
-    os.makedirs(d, exist_ok=True)
-    sz = min(size - n, rnd.choice([4096, 65536, 1 << 20, 4 << 20]))
-    if i % 2:
-        data = os.urandom(sz)
-    else:
-        data = b" ".join(rnd.choice(words) for _ in range(sz // 5))[:sz]
-    with open("%s/f%05d" % (d, i), "wb") as f:
-        f.write(data)
-    n += len(data); i += 1
-PY
-  tar -C rootfs -cf layer.tar .
-  rm -rf rootfs
+  # Real content, as layers carry: binaries, libraries and text from this
+  # machine's /usr, in a fixed order, up to the size asked for.
+  echo "generating a ${size} MB one-layer image from /usr ..." >&2
+  find /usr/bin /usr/lib /usr/share -xdev -type f -size +0 -printf '%s %p\n' 2>/dev/null | sort -k2 |
+    awk -v max=$((size << 20)) '{ if (n + $1 > max) exit; n += $1; print $2 }' > files.txt
+  tar -cf layer.tar --files-from files.txt --no-recursion 2>/dev/null || true
+  rm -f files.txt
   root=$(mktemp -d)
   "$lfs" --root "$root" import layer.tar bench:plain >/dev/null
   "$lfs" --root "$root" save -o plain-$size.tar bench:plain
   rm -rf "$root" layer.tar oci-gz
-  skopeo copy -q docker-archive:plain-$size.tar:bench:plain oci-archive:gzip-layers-$size.tar:bench:gzip
-  gzip -c plain-$size.tar > gzip-$size.tar
+  skopeo copy -q docker-archive:plain-$size.tar:bench:plain oci-archive:gzip-oci-$size.tar:bench:gzip
+  # The docker archive again, its layer gzipped (classic layout).
+  rm -rf gz && mkdir gz && tar -C gz -xf plain-$size.tar
+  python3 - gz <<'PY'
+import json, os, subprocess, sys
+d = sys.argv[1]
+m = json.load(open(os.path.join(d, "manifest.json")))
+for img in m:
+    img["RepoTags"] = ["bench:gzip"]
+    new = []
+    for l in img["Layers"]:
+        subprocess.run(["gzip", "-6", os.path.join(d, l)], check=True)
+        new.append(l + ".gz")
+    img["Layers"] = new
+json.dump(m, open(os.path.join(d, "manifest.json"), "w"))
+os.remove(os.path.join(d, "index.json"))
+PY
+  tar -C gz -cf gzip-$size.tar manifest.json blobs
+  rm -rf gz
 fi
 
-ls -l plain-$size.tar gzip-$size.tar gzip-layers-$size.tar
-for kind in ${KINDS:-plain gzip gzip-layers}; do
+ls -l plain-$size.tar gzip-$size.tar gzip-oci-$size.tar
+for kind in ${KINDS:-plain gzip gzip-oci}; do
   f=$work/$kind-$size.tar
   src=docker-archive:$f
-  [ $kind = gzip-layers ] && src=oci-archive:$f
+  [ $kind = gzip-oci ] && src=oci-archive:$f
   hyperfine --runs ${RUNS:-5} --warmup 1 --export-markdown "$work/load-$kind.md" \
     --prepare "rm -rf $work/lfs-root $work/podman $work/oci-out; sync" \
     -n "lfs load ($kind)" "$lfs --root $work/lfs-root load -i $f" \

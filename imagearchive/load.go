@@ -178,11 +178,7 @@ func readTar(b *layerstore.Batch, r io.Reader) (*tarSource, error) {
 			t.files[name] = data
 			continue
 		}
-		want := digest.Digest("")
-		if hex, ok := strings.CutPrefix(name, "blobs/sha256/"); ok {
-			want = digest.NewDigestFromEncoded(digest.SHA256, hex)
-		}
-		ref, err := b.AddLayer(eb, want, "")
+		ref, err := b.AddLayer(eb, blobDigest(name), "")
 		if err != nil {
 			// Only an error if a manifest names it as a layer.
 			t.errs[name] = err
@@ -194,6 +190,20 @@ func readTar(b *layerstore.Batch, r io.Reader) (*tarSource, error) {
 		return nil, fmt.Errorf("%w: empty input", ErrFormat)
 	}
 	return t, nil
+}
+
+// blobDigest is the digest an OCI layout path names ("blobs/sha256/HEX"),
+// which the content must match, or "" for any other path.
+func blobDigest(name string) digest.Digest {
+	hex, ok := strings.CutPrefix(path.Clean(name), "blobs/sha256/")
+	if !ok {
+		return ""
+	}
+	d := digest.NewDigestFromEncoded(digest.SHA256, hex)
+	if d.Validate() != nil {
+		return ""
+	}
+	return d
 }
 
 func looksJSON(b []byte) bool {
@@ -286,17 +296,10 @@ func loadDocker(b *layerstore.Batch, src source, data []byte) ([]Loaded, error) 
 		if err != nil {
 			return nil, err
 		}
-		want := digest.Digest("")
-		if hex, ok := strings.CutPrefix(path.Clean(m.Config), "blobs/sha256/"); ok {
-			want = digest.NewDigestFromEncoded(digest.SHA256, hex)
-		}
+		want := blobDigest(m.Config)
 		var layers []layerstore.LayerRef
 		for _, l := range m.Layers {
-			lw := digest.Digest("")
-			if hex, ok := strings.CutPrefix(path.Clean(l), "blobs/sha256/"); ok {
-				lw = digest.NewDigestFromEncoded(digest.SHA256, hex)
-			}
-			ref, err := src.layer(l, lw, "")
+			ref, err := src.layer(l, blobDigest(l), "")
 			if err != nil {
 				return nil, err
 			}
@@ -396,8 +399,7 @@ func loadOCI(b *layerstore.Batch, src source, data []byte) ([]Loaded, error) {
 		var mfs []dockerManifest
 		if json.Unmarshal(mf, &mfs) == nil {
 			for _, m := range mfs {
-				if hex, ok := strings.CutPrefix(path.Clean(m.Config), "blobs/sha256/"); ok {
-					id := digest.NewDigestFromEncoded(digest.SHA256, hex)
+				if id := blobDigest(m.Config); id != "" {
 					dockerTags[id] = append(dockerTags[id], m.RepoTags...)
 				}
 			}

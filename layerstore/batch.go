@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/lfs-dev/lfs/layerstore/tarindex"
@@ -160,57 +159,60 @@ func (b *Batch) AddLayer(r io.Reader, want digest.Digest, mediaType string) (Lay
 		return LayerRef{}, err
 	}
 
-	// The compressed side: hash, and keep a copy unless told not to.
+	// The compressed side: hashed, and kept unless told not to, by the
+	// tee's writer goroutine while the decompressor reads the same chunks.
 	blobHash := sha256.New()
 	var blobSize counter
-	var blobSink io.Writer = io.MultiWriter(blobHash, &blobSize)
-	var blobW *asyncWriter
-	if comp != Uncompressed && b.s.keepCompressed {
-		blobPath = b.tempName("blob")
-		f, err := os.Create(blobPath)
-		if err != nil {
-			return fail(fmt.Errorf("stage layer: %w", err))
-		}
-		blobW = newAsyncWriter(f, blobSink)
-		blobSink = blobW
-	}
+	var ctee *teeReader
 	var src io.Reader = br
 	if comp != Uncompressed {
-		src = io.TeeReader(br, blobSink)
+		var blobF *os.File
+		if b.s.keepCompressed {
+			blobPath = b.tempName("blob")
+			f, err := os.Create(blobPath)
+			if err != nil {
+				return fail(fmt.Errorf("stage layer: %w", err))
+			}
+			blobF = f
+		}
+		ctee = newTeeReader(br, blobF, io.MultiWriter(blobHash, &blobSize))
+		src = ctee
 	}
 	dec, err := Decompress(comp, src)
 	if err != nil {
-		if blobW != nil {
-			blobW.Close()
+		if ctee != nil {
+			ctee.Close()
 		}
 		return fail(err)
 	}
 
 	// The uncompressed side: written and hashed in the background while
-	// this goroutine inflates and indexes.
+	// this goroutine indexes; the indexer seeks past file data.
 	tarF, err := os.Create(filepath.Join(dir, "layer.tar"))
 	if err != nil {
 		dec.Close()
+		if ctee != nil {
+			ctee.Close()
+		}
 		return fail(fmt.Errorf("stage layer: %w", err))
 	}
 	diffHash := sha256.New()
 	var tarSize counter
-	tarW := newAsyncWriter(tarF, io.MultiWriter(diffHash, &tarSize))
-	tee := bufio.NewReaderSize(io.TeeReader(dec, tarW), 1<<20)
+	utee := newTeeReader(dec, tarF, io.MultiWriter(diffHash, &tarSize))
 
-	idx, ierr := tarindex.Build(tee)
+	idx, ierr := tarindex.Build(utee)
 	if ierr == nil {
 		// The tar's trailing padding, and for compressed blobs the end of
 		// the stream, where gzip keeps its checksum.
-		_, ierr = io.Copy(io.Discard, tee)
-		if ierr == nil && comp != Uncompressed {
-			_, ierr = io.Copy(io.Discard, src)
-		}
+		ierr = utee.Drain()
 	}
 	dec.Close()
-	werr := tarW.Close()
-	if blobW != nil {
-		if err := blobW.Close(); werr == nil {
+	if ierr == nil && ctee != nil {
+		ierr = ctee.Drain()
+	}
+	werr := utee.Close()
+	if ctee != nil {
+		if err := ctee.Close(); werr == nil {
 			werr = err
 		}
 	}
@@ -539,75 +541,3 @@ func syncDir(dir string) error {
 type counter struct{ n int64 }
 
 func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
-
-// asyncWriter copies what it is given into 1 MiB chunks that a goroutine
-// writes to a file and to a hash, so that writing and hashing overlap with
-// the caller's inflating and indexing. Close flushes, fsyncs and closes
-// the file and returns the first error.
-type asyncWriter struct {
-	f    *os.File
-	also io.Writer
-	buf  []byte
-	ch   chan []byte
-	done chan error
-	pool sync.Pool
-	err  error
-}
-
-const chunkSize = 1 << 20
-
-func newAsyncWriter(f *os.File, also io.Writer) *asyncWriter {
-	w := &asyncWriter{f: f, also: also, ch: make(chan []byte, 8), done: make(chan error, 1)}
-	w.pool.New = func() any { return make([]byte, 0, chunkSize) }
-	ch := w.ch
-	go func() {
-		var err error
-		for c := range ch {
-			if err == nil {
-				if _, err = f.Write(c); err == nil {
-					_, err = also.Write(c)
-				}
-			}
-			w.pool.Put(c[:0]) //nolint:staticcheck // slices are reused as they are
-		}
-		w.done <- err
-	}()
-	return w
-}
-
-func (w *asyncWriter) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		if w.buf == nil {
-			w.buf = w.pool.Get().([]byte)
-		}
-		k := copy(w.buf[len(w.buf):cap(w.buf)], p)
-		w.buf = w.buf[:len(w.buf)+k]
-		p = p[k:]
-		if len(w.buf) == cap(w.buf) {
-			w.ch <- w.buf
-			w.buf = nil
-		}
-	}
-	return n, nil
-}
-
-func (w *asyncWriter) Close() error {
-	if w.ch == nil {
-		return w.err
-	}
-	if len(w.buf) > 0 {
-		w.ch <- w.buf
-	}
-	close(w.ch)
-	w.ch = nil
-	err := <-w.done
-	if err == nil {
-		err = w.f.Sync()
-	}
-	if cerr := w.f.Close(); err == nil {
-		err = cerr
-	}
-	w.err = err
-	return err
-}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 
@@ -102,7 +103,10 @@ func addImage(t testing.TB, s *Store, layer []byte, tag string) Image {
 }
 
 func TestLayerCompressions(t *testing.T) {
-	plain := mkTar(t, "etc/hostname", "lfs\n", "bin/x", "binary")
+	// A file larger than the ingest pipeline's chunks, so the indexer seeks
+	// across chunk boundaries.
+	big := strings.Repeat("0123456789abcdef", 3<<16+77)
+	plain := mkTar(t, "etc/hostname", "lfs\n", "big", big, "bin/x", "binary")
 	diffID := digest.FromBytes(plain)
 	for _, tc := range []struct {
 		name string
@@ -144,6 +148,15 @@ func TestLayerCompressions(t *testing.T) {
 			data, _ := io.ReadAll(layer.ReaderAt(id))
 			if string(data) != "lfs\n" {
 				t.Fatalf("read %q", data)
+			}
+			for name, want := range map[string]string{"big": big, "bin/x": "binary"} {
+				id, err := layer.Index.Lookup(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if data, _ := io.ReadAll(layer.ReaderAt(id)); string(data) != want {
+					t.Fatalf("%s: read %d bytes that differ from the %d written", name, len(data), len(want))
+				}
 			}
 			if probs, err := s.Check(false); err != nil || len(probs) != 0 {
 				t.Fatalf("check: %v %v", probs, err)

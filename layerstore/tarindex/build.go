@@ -44,9 +44,11 @@ func (x *Index) WriteTo(w io.Writer) (int64, error) {
 // Stats summarises the index.
 func (x *Index) Stats() Stats { return x.r.Stats() }
 
-// countingReader counts the bytes tar.Reader consumes. It deliberately does
-// not implement io.Seeker: archive/tar would then seek past file data, and we
-// want it to read (and the count to stay a plain sum of reads).
+// countingReader counts the bytes tar.Reader consumes. When the source can
+// skip forward (io.Seeker with io.SeekCurrent), archive/tar skips file data
+// with Seek instead of copying it into io.Discard: an ingest pipeline that
+// must hash and write every byte anyway then never copies file data into
+// the indexer. The count stays the position in the stream either way.
 type countingReader struct {
 	r io.Reader
 	n int64
@@ -56,6 +58,28 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+var errNoSeek = errors.New("tarindex: source cannot seek")
+
+func (c *countingReader) Seek(off int64, whence int) (int64, error) {
+	s, ok := c.r.(io.Seeker)
+	if !ok || whence != io.SeekCurrent {
+		return 0, errNoSeek
+	}
+	if off == 0 {
+		return c.n, nil
+	}
+	p0, err := s.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, err
+	}
+	p1, err := s.Seek(off, io.SeekCurrent)
+	if err != nil {
+		return 0, err
+	}
+	c.n += p1 - p0
+	return c.n, nil
 }
 
 type xattr struct {

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -121,12 +122,21 @@ func makeTar(t testing.TB, f tar.Format, ents ...ent) []byte {
 }
 
 // buildAndLoad indexes tarBytes and round-trips the index through WriteTo
-// and Load, so every test also checks the binary form.
+// and Load, so every test also checks the binary form. It indexes twice,
+// from a source that can seek past file data and from one that cannot,
+// and the two indexes must be identical.
 func buildAndLoad(t testing.TB, tarBytes []byte) *Reader {
 	t.Helper()
 	x, err := Build(bytes.NewReader(tarBytes))
 	if err != nil {
 		t.Fatalf("Build: %v", err)
+	}
+	plain, err := Build(struct{ io.Reader }{bytes.NewReader(tarBytes)})
+	if err != nil {
+		t.Fatalf("Build without Seek: %v", err)
+	}
+	if !bytes.Equal(x.Bytes(), plain.Bytes()) {
+		t.Fatal("index built by seeking past data differs from the one built by reading it")
 	}
 	var buf bytes.Buffer
 	n, err := x.WriteTo(&buf)
