@@ -81,6 +81,9 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
+		// Values such as `--change 'CMD ["a", "b"]'` contain commas.
+		DisableSliceFlagSeparator: true,
+		UseShortOptionHandling:    true,
 		HideVersion:          true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", EnvVars: []string{"LFS_ROOT"}, Usage: "store directory (default /var/lib/lfs as root, $XDG_DATA_HOME/lfs or ~/.local/share/lfs otherwise)"},
@@ -122,6 +125,7 @@ func setUsageError(cmd *cli.Command) {
 func usageError(_ *cli.Context, err error, _ bool) error {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		name = strings.TrimLeft(name, "-")
 		if len(name) > 1 {
 			name = "-" + name
 		}
@@ -215,10 +219,12 @@ func reorderArgs(app *cli.App, args []string) []string {
 		return append(out, args[i:]...)
 	}
 	takesValue := map[string]bool{}
+	primary := map[string]string{}
 	for _, f := range cmd.Flags {
 		_, isBool := f.(*cli.BoolFlag)
 		for _, n := range f.Names() {
 			takesValue[n] = !isBool
+			primary[n] = f.Names()[0]
 		}
 	}
 	var flags, pos []string
@@ -232,9 +238,17 @@ func reorderArgs(app *cli.App, args []string) []string {
 			pos = append(pos, a)
 			continue
 		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		// urfave/cli refuses -c and --change in one command line; docker
+		// takes both, so every alias is spelled as its flag's first name.
+		if p, ok := primary[name]; ok && p != name {
+			a = "--" + p
+			if hasValue {
+				a += "=" + value
+			}
+		}
 		flags = append(flags, a)
-		name := strings.TrimLeft(a, "-")
-		if strings.Contains(name, "=") {
+		if hasValue {
 			continue
 		}
 		if takesValue[name] && i+1 < len(args) {
