@@ -84,7 +84,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		// Values such as `--change 'CMD ["a", "b"]'` contain commas.
 		DisableSliceFlagSeparator: true,
 		UseShortOptionHandling:    true,
-		HideVersion:          true,
+		HideVersion:               true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", EnvVars: []string{"LFS_ROOT"}, Usage: "store directory (default /var/lib/lfs as root, $XDG_DATA_HOME/lfs or ~/.local/share/lfs otherwise)"},
 			&cli.BoolFlag{Name: "debug", Aliases: []string{"D"}, Usage: "print debug information"},
@@ -99,6 +99,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			loadCommand(), saveCommand(), importCommand(),
 			imagesCommand(), inspectCommand(), historyCommand(), tagCommand(), rmiCommand(),
 			systemCommand(), versionCommand(), infoCommand(), completionCommand(),
+			mountCommand(), umountCommand(),
 		},
 		OnUsageError: usageError,
 		ExitErrHandler: func(*cli.Context, error) {
