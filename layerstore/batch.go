@@ -75,11 +75,19 @@ func (s *Store) NewBatch() (*Batch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create work area: %w", err)
 	}
-	lock, err := os.Create(filepath.Join(dir, "lock"))
+	// The lock file appears under its final name only once it is locked:
+	// a cleaner that can lock a work area's "lock" knows its owner is gone.
+	lock, err := os.Create(filepath.Join(dir, "lock.new"))
 	if err == nil {
 		err = unix.Flock(int(lock.Fd()), unix.LOCK_EX)
 	}
+	if err == nil {
+		err = os.Rename(filepath.Join(dir, "lock.new"), filepath.Join(dir, "lock"))
+	}
 	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("create work area: %w", err)
 	}

@@ -391,3 +391,33 @@ func TestCheckFindsAndRepairsDamage(t *testing.T) {
 		t.Fatalf("after second repair: %+v", probs)
 	}
 }
+
+// A cleaner running while another writer opens its work area must never
+// take that work area for a dead one.
+func TestCleanerSparesNewWorkAreas(t *testing.T) {
+	s := openStore(t)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				s.cleanTmp()
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for i := 0; i < 300; i++ {
+		b, err := s.NewBatch()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.AddBlob([]byte(fmt.Sprint(i)), MediaTypeConfig, ""); err != nil {
+			t.Fatalf("round %d: the cleaner removed a live work area: %v", i, err)
+		}
+		b.Abort()
+	}
+}
