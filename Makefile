@@ -24,6 +24,8 @@ test: lint build
 	@rc=0; \
 	$(MAKE) --no-print-directory unit || rc=1; \
 	$(MAKE) --no-print-directory e2e || rc=1; \
+	left=$$(awk '$$1 == "lfs" || $$3 == "fuse.lfs" {print $$2}' /proc/mounts); \
+	if [ -n "$$left" ]; then echo "mounts left behind by the tests: $$left"; rc=1; fi; \
 	exit $$rc
 
 # Every package but ./tests: the end-to-end tests run once, in e2e, on the
@@ -33,6 +35,8 @@ unit:
 	pkgs=$$(printf '%s\n' $$pkgs | grep -v '/tests$$'); \
 	echo "$(GO) test -race <every package but ./tests>"; \
 	$(GO) test -race $$pkgs
+	@echo "$(GO) test ./fuse/ with GOMAXPROCS=1 (go-fuse deadlocks show up here)"
+	GOMAXPROCS=1 $(GO) test -count=1 ./fuse/
 
 # -count=1: the test cache does not know the binary changed. -v: so that
 # each skipped test says why.

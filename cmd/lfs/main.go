@@ -99,6 +99,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			loadCommand(), saveCommand(), importCommand(),
 			imagesCommand(), inspectCommand(), historyCommand(), tagCommand(), rmiCommand(),
 			systemCommand(), versionCommand(), infoCommand(), completionCommand(),
+			mountCommand(), umountCommand(),
 		},
 		OnUsageError: usageError,
 		ExitErrHandler: func(*cli.Context, error) {

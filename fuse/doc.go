@@ -1,0 +1,28 @@
+// Package fuse serves a [unionfs.FS] over FUSE with go-fuse v2. It is an
+// adapter and nothing more: every merge rule lives in unionfs, and this
+// package turns kernel requests into unionfs calls and unionfs errors into
+// errno values (through one errors.Is table; anything unexpected becomes
+// EIO and one log line).
+//
+// # Caching
+//
+// Entries and attributes that only lower layers hold cannot change while
+// the union is mounted except through the mount itself, where the kernel
+// sees the change; they get long entry and attribute timeouts, and lower
+// files open with FOPEN_KEEP_CACHE. Upper entries get short timeouts.
+// Every change made through the mount is made by the kernel's own request,
+// so it updates its caches itself.
+//
+// # Concurrency
+//
+// Handlers run concurrently (go-fuse starts a goroutine per request) and
+// take no lock on the read path; unionfs serialises copy-ups only. The
+// server must never start a process whose working directory or files lie
+// on its own mount (see go-fuse's notes on deadlocks).
+//
+// # Inode numbers
+//
+// A node's StableAttr.Ino is the merged inode number unionfs gives (kept
+// across copy-up), so the kernel keeps one inode across a copy-up. Hard
+// links within a layer are one kernel inode.
+package fuse

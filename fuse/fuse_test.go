@@ -1,0 +1,158 @@
+package fuse
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/lfs-dev/lfs/layerstore/tarindex"
+	"github.com/lfs-dev/lfs/unionfs"
+	"github.com/lfs-dev/lfs/unionfs/unionfstest"
+)
+
+// tarSource serves a test layer's bytes from its tar file, as
+// layerstore.Layer does from the store.
+type tarSource struct {
+	f   *os.File
+	idx *tarindex.Reader
+}
+
+func (s *tarSource) ReaderAt(id tarindex.ID) *io.SectionReader {
+	e := s.idx.Entry(id)
+	return io.NewSectionReader(s.f, e.Offset, e.Size)
+}
+
+func (s *tarSource) File(id tarindex.ID) (*os.File, int64, int64) {
+	e := s.idx.Entry(id)
+	return s.f, e.Offset, e.Size
+}
+
+// TarLayers writes layers (bottom first) as tars under dir and returns
+// them as unionfs layers, topmost first.
+func tarLayers(t *testing.T, dir string, layers []unionfstest.Layer) []unionfs.Layer {
+	t.Helper()
+	var out []unionfs.Layer
+	for i, l := range layers {
+		b, err := l.Tar()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, "layer"+string(rune('0'+i))+".tar")
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		x, err := tarindex.Build(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		out = append([]unionfs.Layer{unionfs.TarLayer(x.Reader(), &tarSource{f: f, idx: x.Reader()})}, out...)
+	}
+	return out
+}
+
+type lfsMount struct {
+	t      *testing.T
+	mnt    string
+	upper  string
+	lowers []unionfs.Layer
+	u      *unionfs.FS
+	srv    *Server
+}
+
+func (m *lfsMount) Dir() string { return m.mnt }
+
+func (m *lfsMount) mount() {
+	m.t.Helper()
+	u, err := unionfs.New(m.upper, m.lowers)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	srv, err := Mount(m.mnt, u)
+	if err != nil {
+		u.Close()
+		m.t.Fatal(err)
+	}
+	m.u, m.srv = u, srv
+}
+
+func (m *lfsMount) unmount() error {
+	if m.srv == nil {
+		return nil
+	}
+	err := m.srv.Unmount()
+	if err != nil {
+		// Never leave a mount behind, even when a test failed with
+		// files open on it.
+		exec.Command("fusermount3", "-u", "-z", m.mnt).Run()
+		m.srv.Wait()
+	}
+	m.u.Close()
+	m.srv, m.u = nil, nil
+	return err
+}
+
+func (m *lfsMount) Remount(t *testing.T) {
+	t.Helper()
+	if err := m.unmount(); err != nil {
+		t.Fatal(err)
+	}
+	m.mount()
+}
+
+func mountWith(t *testing.T, lowers func(base string) []unionfs.Layer) unionfstest.Mount {
+	t.Helper()
+	unionfstest.CanMount(t)
+	base := t.TempDir()
+	m := &lfsMount{t: t, mnt: filepath.Join(base, "mnt"), upper: filepath.Join(base, "upper")}
+	for _, d := range []string{m.mnt, m.upper} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.lowers = lowers(base)
+	m.mount()
+	t.Cleanup(func() {
+		if err := m.unmount(); err != nil {
+			t.Errorf("unmount: %v", err)
+		}
+	})
+	return m
+}
+
+// TarMount is a Factory: lfs over layer tars served from their indexes.
+func TarMount(t *testing.T, layers []unionfstest.Layer) unionfstest.Mount {
+	return mountWith(t, func(base string) []unionfs.Layer { return tarLayers(t, base, layers) })
+}
+
+// DirMount returns a Factory: lfs over the layers extracted into
+// directories in dialect d.
+func DirMount(d unionfstest.Dialect) unionfstest.Factory {
+	return func(t *testing.T, layers []unionfstest.Layer) unionfstest.Mount {
+		return mountWith(t, func(base string) []unionfs.Layer {
+			var out []unionfs.Layer
+			for _, dir := range unionfstest.ExtractAll(t, base, layers, d) {
+				l, err := unionfs.DirLayer(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { unionfs.CloseLayer(l) })
+				out = append(out, l)
+			}
+			return out
+		})
+	}
+}
+
+func TestSuiteTarLayers(t *testing.T) { unionfstest.Suite(t, TarMount) }
+
+func TestSuiteOverlayDirs(t *testing.T) { unionfstest.Suite(t, DirMount(unionfstest.Overlay)) }
+
+func TestSuiteOCIDirs(t *testing.T) { unionfstest.Suite(t, DirMount(unionfstest.OCI)) }
