@@ -40,3 +40,16 @@ lfs history busybox:demo
 lfs save -o "$out/busybox.tar.oci" --format oci busybox:demo
 run skopeo inspect "oci-archive:$out/busybox.tar.oci"
 lfs system df
+
+# The image as a writable union over its tar-backed layer (FUSE): changes
+# land in an upper directory, the layer is never touched.
+mp=$out/rootfs
+mkdir -p "$mp"
+mountpoint -q "$mp" && "$lfs" umount "$mp"
+rm -rf "$out/upper"
+trap '"$lfs" umount "$mp" >/dev/null 2>&1 || true' EXIT
+lfs mount -d --upper "$out/upper" busybox:demo "$mp"
+run ls "$mp" "$mp/etc"
+run sh -c "echo 'hello from lfs' > $mp/etc/motd && rm $mp/bin/vi"
+run find "$out/upper" -mindepth 1 -not -path '*/.wh..wh.work*'
+lfs umount "$mp"

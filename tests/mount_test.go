@@ -142,3 +142,27 @@ func TestUmountDeadServer(t *testing.T) {
 		t.Fatal("lfs umount left a dead server's mount behind")
 	}
 }
+
+// TestMountDetachedRelativePaths: with -d the server runs in the
+// background, yet relative paths mean what they meant to the caller.
+func TestMountDetachedRelativePaths(t *testing.T) {
+	needFUSE(t)
+	f := getFixtures(t)
+	s := setup(t)
+	s.load(t, f.dockerArchive)
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "mnt"), 0o755)
+	unmountLater(t, filepath.Join(dir, "mnt"))
+	cmd := exec.Command(lfsBin, s.args([]string{"mount", "-d", "--upper", "up", "busybox", "mnt"})...)
+	cmd.Dir, cmd.Env = dir, baseEnv()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("lfs mount -d with relative paths: %v: %s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "mnt", "new"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.mustRun(t, "umount", filepath.Join(dir, "mnt"))
+	if _, err := os.Stat(filepath.Join(dir, "up", "new")); err != nil {
+		t.Errorf("the relative --upper was not used: %v", err)
+	}
+}

@@ -101,6 +101,8 @@ func runMount(c *cli.Context, o mountOptions) error {
 		notify(mountReady{Error: err.Error()})
 		return err
 	}
+	os.Chdir("/")
+
 	defer cleanup()
 	if upper != o.upper && upper != "" {
 		fmt.Fprintf(c.App.Writer, "upper: %s\n", upper)
@@ -223,8 +225,9 @@ func mountDetached(c *cli.Context) error {
 	cmd := exec.Command("/proc/self/exe", args...)
 	cmd.Env = append(os.Environ(), mountNotifyEnv+"=3")
 	cmd.ExtraFiles = []*os.File{w}
-	// The child must not keep a directory of its own mount busy.
-	cmd.Dir = "/"
+	// The child starts where the caller is, so relative paths (the
+	// mountpoint, --upper, --root ...) mean the same; once mounted it moves
+	// to "/" so that it keeps no directory busy.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		w.Close()
