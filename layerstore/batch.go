@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/lfs-dev/lfs/layerstore/tarindex"
@@ -36,12 +37,15 @@ type LayerRef struct {
 
 // Batch stages blobs, layers, images and tags in a private work area and
 // makes them visible all at once with Commit. Adding is done without any
-// lock, so several processes can stage concurrently. A Batch is used by one
-// goroutine.
+// lock, so several processes can stage concurrently. Within one process,
+// AddLayer, AddBlob, SetImage and Tag may be called from several goroutines
+// at once (a pull streams its layers in parallel); Commit and Abort run
+// after they have all returned.
 type Batch struct {
 	s      *Store
 	dir    string
 	lock   *os.File
+	mu     sync.Mutex // guards n and the maps below while adding
 	n      int
 	blobs  map[digest.Digest]stagedBlob
 	layers map[digest.Digest]stagedLayer
@@ -108,6 +112,8 @@ func (b *Batch) Abort() {
 }
 
 func (b *Batch) tempName(kind string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.n++
 	return filepath.Join(b.dir, kind+"-"+strconv.Itoa(b.n))
 }
@@ -120,6 +126,8 @@ func (b *Batch) AddBlob(data []byte, mediaType string, want digest.Digest) (Desc
 		return Descriptor{}, fmt.Errorf("blob %s: %w (content is %s)", want, ErrDigestMismatch, d)
 	}
 	desc := Descriptor{MediaType: mediaType, Digest: d, Size: int64(len(data))}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if _, ok := b.blobs[d]; ok {
 		return desc, nil
 	}
@@ -127,7 +135,8 @@ func (b *Batch) AddBlob(data []byte, mediaType string, want digest.Digest) (Desc
 		b.blobs[d] = stagedBlob{desc: desc}
 		return desc, nil
 	}
-	p := b.tempName("blob")
+	b.n++
+	p := filepath.Join(b.dir, "blob-"+strconv.Itoa(b.n))
 	if err := writeFileSync(p, data); err != nil {
 		return Descriptor{}, fmt.Errorf("stage blob %s: %w", d, err)
 	}
@@ -137,7 +146,10 @@ func (b *Batch) AddBlob(data []byte, mediaType string, want digest.Digest) (Desc
 
 // StagedBlob returns the bytes of a blob staged in this batch or stored.
 func (b *Batch) StagedBlob(d digest.Digest) ([]byte, error) {
-	if sb, ok := b.blobs[d]; ok && sb.path != "" {
+	b.mu.Lock()
+	sb, ok := b.blobs[d]
+	b.mu.Unlock()
+	if ok && sb.path != "" {
 		return os.ReadFile(sb.path)
 	}
 	return b.s.ReadBlob(d)
@@ -247,6 +259,8 @@ func (b *Batch) AddLayer(r io.Reader, want digest.Digest, mediaType string) (Lay
 	}
 	ref := LayerRef{DiffID: diffID, Size: tarSize.n, Blob: Descriptor{MediaType: mediaType, Digest: blobDigest, Size: size}}
 
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if prev, ok := b.layers[diffID]; ok || b.s.hasLayer(diffID) {
 		// Stored or staged already: keep only a compressed form we lack.
 		os.RemoveAll(dir)
@@ -314,10 +328,18 @@ func writeIndex(p string, idx *tarindex.Index) (digest.Digest, error) {
 
 // SetImage stages an image record. Its config must be staged or stored, and
 // each of its layers too.
-func (b *Batch) SetImage(img Image) { b.images[img.ID] = img }
+func (b *Batch) SetImage(img Image) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.images[img.ID] = img
+}
 
 // Tag stages pointing the full reference ref (reference.Ref.String()) at id.
-func (b *Batch) Tag(ref string, id digest.Digest) { b.tags = append(b.tags, tagOp{ref, id}) }
+func (b *Batch) Tag(ref string, id digest.Digest) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.tags = append(b.tags, tagOp{ref, id})
+}
 
 // Commit makes the batch visible: under the store lock it journals the
 // renames, moves staged files into place, then records layers, blobs,

@@ -137,3 +137,25 @@ func (s *Store) DiskUsage() (Usage, error) {
 	}
 	return u, nil
 }
+
+// LayerInfo is what the store records about a layer.
+type LayerInfo struct {
+	DiffID digest.Digest
+	Size   int64        // of the uncompressed tar
+	Blobs  []Descriptor // compressed forms stored beside the tar
+}
+
+// LayerInfo returns the record of a stored layer, or ErrNotFound. A pull
+// asks it to skip layers it already has.
+func (s *Store) LayerInfo(diffID digest.Digest) (LayerInfo, error) {
+	info := LayerInfo{DiffID: diffID}
+	err := s.view(func(tx *bolt.Tx) error {
+		rec, err := getLayerRecord(tx, diffID)
+		if err != nil {
+			return &NotFoundError{"layer", string(diffID)}
+		}
+		info.Size, info.Blobs = rec.Size, rec.Blobs
+		return nil
+	})
+	return info, err
+}
