@@ -24,7 +24,7 @@ if [ ! -f plain-$size.tar ]; then
   # machine's /usr, in a fixed order, up to the size asked for.
   echo "generating a ${size} MB one-layer image from /usr ..." >&2
   find /usr/bin /usr/lib /usr/share -xdev -type f -size +0 -printf '%s %p\n' 2>/dev/null | sort -k2 |
-    awk -v max=$((size << 20)) '{ if (n + $1 > max) exit; n += $1; print $2 }' > files.txt
+    awk -v max=$((size << 20)) '{ if (n + $1 <= max) { n += $1; print $2 } }' > files.txt
   tar -cf layer.tar --files-from files.txt --no-recursion 2>/dev/null || true
   rm -f files.txt
   root=$(mktemp -d)
