@@ -74,7 +74,7 @@ func Import(s *layerstore.Store, r io.Reader, o ImportOptions) (digest.Digest, e
 	if err != nil {
 		return "", err
 	}
-	img, err := addImage(b, data, "", []layerstore.LayerRef{layer}, nil)
+	img, err := AddImage(b, data, "", []layerstore.LayerRef{layer}, nil)
 	if err != nil {
 		return "", err
 	}

@@ -305,7 +305,7 @@ func loadDocker(b *layerstore.Batch, src source, data []byte) ([]Loaded, error) 
 			}
 			layers = append(layers, ref)
 		}
-		img, err := addImage(b, cfg, want, layers, nil)
+		img, err := AddImage(b, cfg, want, layers, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -323,9 +323,11 @@ func loadDocker(b *layerstore.Batch, src source, data []byte) ([]Loaded, error) 
 	return out, nil
 }
 
-// addImage verifies an image's config against its layers, stages its config
-// and manifest (the given one, or one lfs makes), and the image record.
-func addImage(b *layerstore.Batch, cfg []byte, want digest.Digest, layers []layerstore.LayerRef, manifest *layerstore.Descriptor) (layerstore.Image, error) {
+// AddImage verifies an image's config against its layers (its diff_ids must
+// be theirs, in order) and stages its config, its manifest (the given one,
+// already staged, or one lfs makes) and the image record. Loading and
+// pulling both end with it.
+func AddImage(b *layerstore.Batch, cfg []byte, want digest.Digest, layers []layerstore.LayerRef, manifest *layerstore.Descriptor) (layerstore.Image, error) {
 	cdesc, err := b.AddBlob(cfg, layerstore.MediaTypeConfig, want)
 	if err != nil {
 		return layerstore.Image{}, fmt.Errorf("config: %w", err)
@@ -517,7 +519,7 @@ func loadManifest(b *layerstore.Batch, src source, desc ocispec.Descriptor, dept
 	if err != nil {
 		return layerstore.Image{}, err
 	}
-	return addImage(b, cfg, m.Config.Digest, layers, &mdesc)
+	return AddImage(b, cfg, m.Config.Digest, layers, &mdesc)
 }
 
 // pickPlatform chooses the host's platform from an index, as docker load

@@ -100,6 +100,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			imagesCommand(), inspectCommand(), historyCommand(), tagCommand(), rmiCommand(),
 			systemCommand(), versionCommand(), infoCommand(), completionCommand(),
 			mountCommand(), umountCommand(),
+			pullCommand(), pushCommand(), loginCommand(), logoutCommand(), searchCommand(),
 		},
 		OnUsageError: usageError,
 		ExitErrHandler: func(*cli.Context, error) {

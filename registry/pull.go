@@ -1,0 +1,359 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/lfs-dev/lfs/imagearchive"
+	"github.com/lfs-dev/lfs/layerstore"
+	"github.com/lfs-dev/lfs/reference"
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// PullOptions are what `lfs pull` takes besides the name.
+type PullOptions struct {
+	// Platform is "OS/ARCH[/VARIANT]" to choose from an index; "" is the host's.
+	Platform string
+	// AllTags pulls every tag of the repository.
+	AllTags bool
+}
+
+// Pulled is one image a pull stored or found.
+type Pulled struct {
+	Ref      reference.Ref // as pulled: by tag, or by digest
+	ID       digest.Digest
+	Digest   digest.Digest // the repo digest: the manifest's, or the index's
+	UpToDate bool          // the reference already named this image
+}
+
+// Pull fetches name (a reference; with AllTags a repository) into s. A
+// reference by digest that the store already holds is answered without the
+// network.
+func (c *Client) Pull(ctx context.Context, s *layerstore.Store, nameStr string, o PullOptions) ([]Pulled, error) {
+	plat := hostPlatform()
+	if o.Platform != "" {
+		p, err := v1.ParsePlatform(o.Platform)
+		if err != nil || p.OS == "" || p.Architecture == "" {
+			return nil, fmt.Errorf("invalid platform %q: want OS/ARCH[/VARIANT]", o.Platform)
+		}
+		plat = *p
+	}
+	if o.AllTags {
+		ref, err := reference.ParseRepository(nameStr)
+		if err != nil {
+			return nil, fmt.Errorf("%w (a repository name without tag or digest, with --all-tags)", err)
+		}
+		repo, err := c.repository(ref)
+		if err != nil {
+			return nil, err
+		}
+		tags, err := remote.List(repo, c.remoteOpts(ctx, ref.Registry)...)
+		if err != nil {
+			return nil, fmt.Errorf("list tags of %s: %w", ref.FamiliarName(), classify(err))
+		}
+		var out []Pulled
+		for _, t := range tags {
+			p, err := c.pullOne(ctx, s, ref.WithTag(t), plat, o.Platform != "")
+			if err != nil {
+				return out, err
+			}
+			out = append(out, p)
+		}
+		return out, nil
+	}
+	ref, err := reference.Parse(nameStr)
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.pullOne(ctx, s, ref, plat, o.Platform != "")
+	if err != nil {
+		return nil, err
+	}
+	return []Pulled{p}, nil
+}
+
+func (c *Client) pullOne(ctx context.Context, s *layerstore.Store, ref reference.Ref, plat v1.Platform, strict bool) (Pulled, error) {
+	if ref.Digest != "" {
+		// A digest names one image for ever: if it is here, it is it.
+		if img, err := s.Resolve(ref.Name() + "@" + ref.Digest); err == nil {
+			c.report(Event{Status: "Digest: " + ref.Digest})
+			return Pulled{Ref: ref, ID: img.ID, Digest: digest.Digest(ref.Digest), UpToDate: true}, nil
+		}
+	}
+	p, err := c.fetch(ctx, s, ref, plat, strict)
+	if err != nil {
+		return p, fmt.Errorf("pull %s: %w", ref.Familiar(), err)
+	}
+	return p, nil
+}
+
+// Media types of manifests and indexes lfs can store.
+var (
+	manifestTypes = []types.MediaType{types.DockerManifestSchema2, types.OCIManifestSchema1}
+	indexTypes    = []types.MediaType{types.DockerManifestList, types.OCIImageIndex}
+)
+
+func (c *Client) fetch(ctx context.Context, s *layerstore.Store, ref reference.Ref, plat v1.Platform, strict bool) (Pulled, error) {
+	repo, err := c.repository(ref)
+	if err != nil {
+		return Pulled{}, err
+	}
+	var desc *remote.Descriptor
+	opts := c.remoteOpts(ctx, ref.Registry, remote.WithPlatform(plat))
+	if ref.Digest != "" {
+		desc, err = remote.Get(repo.Digest(ref.Digest), opts...)
+	} else {
+		desc, err = remote.Get(repo.Tag(ref.Tag), opts...)
+	}
+	if err != nil {
+		return Pulled{}, classify(err)
+	}
+	id := ref.Tag
+	if ref.Digest != "" {
+		id = ref.Digest
+	}
+	c.report(Event{ID: id, Status: "Pulling from " + ref.Repository})
+
+	repoDigest := digest.Digest(desc.Digest.String())
+	if err := repoDigest.Validate(); err != nil {
+		return Pulled{}, fmt.Errorf("manifest digest %q: %w", desc.Digest, ErrUnsupported)
+	}
+	if ref.Digest != "" && string(repoDigest) != ref.Digest {
+		return Pulled{}, fmt.Errorf("manifest is %s: %w", repoDigest, layerstore.ErrDigestMismatch)
+	}
+	mdesc := desc
+	if isIndex(desc.MediaType, desc.Manifest) {
+		idx, err := v1.ParseIndexManifest(strings.NewReader(string(desc.Manifest)))
+		if err != nil {
+			return Pulled{}, fmt.Errorf("index %s: %w: %v", repoDigest, ErrUnsupported, err)
+		}
+		child, err := pickPlatform(idx.Manifests, plat)
+		if err != nil {
+			return Pulled{}, err
+		}
+		mdesc, err = remote.Get(repo.Digest(child.Digest.String()), opts...)
+		if err != nil {
+			return Pulled{}, classify(err)
+		}
+		if isIndex(mdesc.MediaType, mdesc.Manifest) {
+			return Pulled{}, fmt.Errorf("index %s: %w: nested index", repoDigest, ErrUnsupported)
+		}
+	}
+	mt := mdesc.MediaType
+	if mt == "" {
+		var probe struct{ MediaType types.MediaType }
+		json.Unmarshal(mdesc.Manifest, &probe)
+		mt = probe.MediaType
+	}
+	if !slices.Contains(manifestTypes, mt) {
+		return Pulled{}, fmt.Errorf("manifest %s: %w media type %q", mdesc.Digest, ErrUnsupported, mt)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(mdesc.Manifest, &m); err != nil {
+		return Pulled{}, fmt.Errorf("manifest %s: %w: %v", mdesc.Digest, ErrUnsupported, err)
+	}
+	rimg, err := mdesc.Image()
+	if err != nil {
+		return Pulled{}, classify(err)
+	}
+	cfg, err := rimg.RawConfigFile()
+	if err != nil {
+		return Pulled{}, fmt.Errorf("config %s: %w", m.Config.Digest, classify(err))
+	}
+	var cf struct {
+		OS           string `json:"os"`
+		Architecture string `json:"architecture"`
+		RootFS       struct {
+			DiffIDs []digest.Digest `json:"diff_ids"`
+		} `json:"rootfs"`
+	}
+	if err := json.Unmarshal(cfg, &cf); err != nil {
+		return Pulled{}, fmt.Errorf("config %s: %w: %v", m.Config.Digest, ErrUnsupported, err)
+	}
+	if strict && (cf.OS != plat.OS || cf.Architecture != plat.Architecture) {
+		return Pulled{}, fmt.Errorf("%w: the image is %s/%s, not the requested %s/%s", ErrNotFound, cf.OS, cf.Architecture, plat.OS, plat.Architecture)
+	}
+	if len(cf.RootFS.DiffIDs) != len(m.Layers) {
+		return Pulled{}, fmt.Errorf("config %s: %w: it lists %d layers, the manifest %d", m.Config.Digest, layerstore.ErrDigestMismatch, len(cf.RootFS.DiffIDs), len(m.Layers))
+	}
+
+	b, err := s.NewBatch()
+	if err != nil {
+		return Pulled{}, err
+	}
+	defer b.Abort()
+
+	p := Pulled{Ref: ref, ID: m.Config.Digest, Digest: repoDigest}
+	rd := ref.Name() + "@" + string(repoDigest)
+	img, err := s.Image(m.Config.Digest)
+	switch {
+	case err == nil:
+		// Every layer is here already; the tag or the repo digest may be new.
+		p.UpToDate = slices.Contains(img.RepoDigests, rd)
+	case errors.Is(err, layerstore.ErrNotFound):
+		layers, err := c.layers(ctx, s, b, rimg, m.Layers, cf.RootFS.DiffIDs)
+		if err != nil {
+			return Pulled{}, err
+		}
+		md, err := b.AddBlob(mdesc.Manifest, string(mt), digest.Digest(mdesc.Digest.String()))
+		if err != nil {
+			return Pulled{}, fmt.Errorf("manifest: %w", err)
+		}
+		if img, err = imagearchive.AddImage(b, cfg, m.Config.Digest, layers, &md); err != nil {
+			return Pulled{}, err
+		}
+	default:
+		return Pulled{}, err
+	}
+	img.RepoDigests = []string{rd}
+	b.SetImage(img)
+	if ref.Digest == "" {
+		tagged, err := s.Resolve(ref.String())
+		p.UpToDate = p.UpToDate && err == nil && tagged.ID == img.ID
+		b.Tag(ref.String(), img.ID)
+	}
+	c.report(Event{Status: "Digest: " + string(repoDigest)})
+	if err := b.Commit(); err != nil {
+		return Pulled{}, err
+	}
+	return p, nil
+}
+
+// layers brings every layer of an image into the batch, several at once,
+// and returns them in order. A layer the store holds (by diff ID, with the
+// compressed form the manifest names if the store keeps those) is not
+// fetched.
+func (c *Client) layers(ctx context.Context, s *layerstore.Store, b *layerstore.Batch, rimg v1.Image, descs []ocispec.Descriptor, diffIDs []digest.Digest) ([]layerstore.LayerRef, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := make([]layerstore.LayerRef, len(descs))
+	errs := make([]error, len(descs))
+	sem := make(chan struct{}, c.jobs)
+	var wg sync.WaitGroup
+	for i, d := range descs {
+		if err := d.Digest.Validate(); err != nil {
+			return nil, fmt.Errorf("layer %d: %w: %v", i, ErrUnsupported, err)
+		}
+		if !isLayerType(d.MediaType) {
+			return nil, fmt.Errorf("layer %s: %w media type %q", d.Digest, ErrUnsupported, d.MediaType)
+		}
+		short := d.Digest.Encoded()[:12]
+		blob := layerstore.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}
+		if info, err := s.LayerInfo(diffIDs[i]); err == nil && (d.Digest == diffIDs[i] || !s.KeepsCompressed() || hasBlob(info.Blobs, d.Digest)) {
+			out[i] = layerstore.LayerRef{DiffID: diffIDs[i], Size: info.Size, Blob: blob}
+			c.report(Event{ID: short, Status: "Already exists"})
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+				return
+			}
+			ref, err := c.layer(b, rimg, d)
+			if err != nil {
+				errs[i] = fmt.Errorf("layer %s: %w", d.Digest, err)
+				cancel()
+				return
+			}
+			ref.Blob.MediaType = d.MediaType
+			out[i] = ref
+			c.report(Event{ID: short, Status: "Pull complete"})
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return nil, err
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// layer streams one blob from the registry into the batch.
+func (c *Client) layer(b *layerstore.Batch, rimg v1.Image, d ocispec.Descriptor) (layerstore.LayerRef, error) {
+	h, err := v1.NewHash(d.Digest.String())
+	if err != nil {
+		return layerstore.LayerRef{}, fmt.Errorf("%w: %v", ErrUnsupported, err)
+	}
+	l, err := rimg.LayerByDigest(h)
+	if err != nil {
+		return layerstore.LayerRef{}, classify(err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return layerstore.LayerRef{}, classify(err)
+	}
+	defer rc.Close()
+	ref, err := b.AddLayer(rc, d.Digest, d.MediaType)
+	if err != nil {
+		return ref, classify(err)
+	}
+	return ref, nil
+}
+
+func hasBlob(ds []layerstore.Descriptor, d digest.Digest) bool {
+	for _, x := range ds {
+		if x.Digest == d {
+			return true
+		}
+	}
+	return false
+}
+
+func isIndex(mt types.MediaType, data []byte) bool {
+	if slices.Contains(indexTypes, mt) {
+		return true
+	}
+	if mt != "" {
+		return false
+	}
+	var probe struct {
+		Manifests []json.RawMessage `json:"manifests"`
+	}
+	return json.Unmarshal(data, &probe) == nil && probe.Manifests != nil
+}
+
+func isLayerType(mt string) bool {
+	switch types.MediaType(mt) {
+	case types.DockerLayer, types.DockerUncompressedLayer, types.OCILayer, types.OCILayerZStd, types.OCIUncompressedLayer:
+		return true
+	}
+	return false
+}
+
+// pickPlatform chooses an index's entry for plat: OS and architecture must
+// match, and the variant when both name one.
+func pickPlatform(ms []v1.Descriptor, plat v1.Platform) (v1.Descriptor, error) {
+	for _, m := range ms {
+		p := m.Platform
+		if p == nil || p.OS != plat.OS || p.Architecture != plat.Architecture {
+			continue
+		}
+		if plat.Variant != "" && p.Variant != "" && p.Variant != plat.Variant {
+			continue
+		}
+		return m, nil
+	}
+	want := plat.OS + "/" + plat.Architecture
+	if plat.Variant != "" {
+		want += "/" + plat.Variant
+	}
+	return v1.Descriptor{}, fmt.Errorf("%w: no matching manifest for %s in the manifest list entries", ErrNotFound, want)
+}

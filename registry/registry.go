@@ -1,0 +1,259 @@
+// Package registry moves images between the layer store and OCI registries:
+// Pull, Push, Login and Logout, Search. The protocol is go-containerregistry's
+// (remote, transport, authn, name); this package owns what lfs adds to it:
+//
+//   - Layers go straight from the response body into layerstore's
+//     Batch.AddLayer, several at once, which hashes, decompresses, writes
+//     and indexes each in one pass and checks the manifest's digest. Nothing
+//     is visible in the store until the whole image has verified; then the
+//     manifest and config bytes (as the registry sent them), the image, its
+//     repo digest and its tag are committed at once. A failed pull leaves
+//     the store as it was.
+//   - A push sends the stored manifest byte for byte, so an image that was
+//     pulled or loaded keeps its manifest digest on any registry. Only a
+//     layer whose compressed blob the store did not keep is compressed
+//     (gzip) again, and then the manifest is a new one.
+//   - Credentials live in docker's config.json (AuthFile), which every
+//     other tool reads too.
+//   - Plain HTTP is allowed for localhost and 127.0.0.1 (as docker does),
+//     for the hosts given to Insecure, and everywhere with TLSVerify(false);
+//     CA certificates come from /etc/docker/certs.d/HOST/ and
+//     /etc/containers/certs.d/HOST/ besides the system roots.
+//
+// Errors wrap the sentinels below; ggcr's own error text follows them.
+package registry
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/lfs-dev/lfs/reference"
+)
+
+// Sentinels, checked with errors.Is.
+var (
+	// ErrNotFound: the registry has no such repository, tag or digest.
+	ErrNotFound = errors.New("not found")
+	// ErrUnauthorized: the registry refused the credentials, or asked for some.
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrUnsupported: a manifest or layer of a kind lfs cannot store.
+	ErrUnsupported = errors.New("unsupported")
+	// ErrUnreachable: no connection to the registry.
+	ErrUnreachable = errors.New("registry unreachable")
+	// ErrNoCatalog: the registry does not list its repositories.
+	ErrNoCatalog = errors.New("registry does not list its catalog")
+)
+
+// Event is one line of progress, as docker prints it: "ID: Status", or
+// Status alone when ID is empty.
+type Event struct {
+	ID     string // a layer's short digest, a tag, or ""
+	Status string // "Pulling from library/busybox", "Pull complete", "Pushed"
+}
+
+// Client talks to registries on behalf of one command.
+type Client struct {
+	insecure  []string
+	tlsVerify bool
+	keychain  authn.Keychain
+	report    func(Event)
+	jobs      int
+	backoff   remote.Backoff
+	certDirs  []string
+}
+
+// Option configures New.
+type Option func(*Client)
+
+// Insecure lists registries (host or host:port) that may be reached over
+// plain HTTP or with an unverified certificate.
+func Insecure(hosts ...string) Option {
+	return func(c *Client) { c.insecure = append(c.insecure, hosts...) }
+}
+
+// TLSVerify(false) allows plain HTTP and unverified certificates everywhere.
+func TLSVerify(verify bool) Option { return func(c *Client) { c.tlsVerify = verify } }
+
+// Report receives progress events; they may come from several goroutines,
+// one at a time.
+func Report(fn func(Event)) Option { return func(c *Client) { c.report = fn } }
+
+// Keychain replaces where credentials come from (by default AuthFile, then
+// wherever go-containerregistry's default keychain looks).
+func Keychain(k authn.Keychain) Option { return func(c *Client) { c.keychain = k } }
+
+// Jobs is how many blobs move at once (default 4).
+func Jobs(n int) Option { return func(c *Client) { c.jobs = max(n, 1) } }
+
+// Retry sets the backoff for 429s, 5xx and dropped connections.
+func Retry(b remote.Backoff) Option { return func(c *Client) { c.backoff = b } }
+
+// CertDirs replaces the directories searched for HOST/ca.crt (default
+// /etc/docker/certs.d and /etc/containers/certs.d).
+func CertDirs(dirs ...string) Option { return func(c *Client) { c.certDirs = dirs } }
+
+// New returns a client.
+func New(opts ...Option) *Client {
+	c := &Client{
+		tlsVerify: true,
+		jobs:      4,
+		report:    func(Event) {},
+		backoff:   remote.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 4},
+		certDirs:  []string{"/etc/docker/certs.d", "/etc/containers/certs.d"},
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.keychain == nil {
+		c.keychain = authn.NewMultiKeychain(fileKeychain{}, authn.DefaultKeychain)
+	}
+	return c
+}
+
+// isInsecure says whether host may use plain HTTP or an unverified certificate.
+func (c *Client) isInsecure(host string) bool {
+	return !c.tlsVerify || slices.Contains(c.insecure, host)
+}
+
+func (c *Client) nameOpts(host string) []name.Option {
+	opts := []name.Option{name.WeakValidation}
+	if c.isInsecure(host) {
+		opts = append(opts, name.Insecure)
+	}
+	return opts
+}
+
+// repository is ref's repository as ggcr names it.
+func (c *Client) repository(ref reference.Ref) (name.Repository, error) {
+	repo, err := name.NewRepository(ref.Name(), c.nameOpts(ref.Registry)...)
+	if err != nil {
+		return repo, fmt.Errorf("%w: %q", reference.ErrInvalid, ref.String())
+	}
+	return repo, nil
+}
+
+// transport is the HTTP transport for one registry host: the system roots
+// plus the host's certs.d CA files and client certificates.
+func (c *Client) transport(host string) http.RoundTripper {
+	t := remote.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.isInsecure(host) {
+		cfg.InsecureSkipVerify = true
+	} else if pool, certs := c.hostCerts(host); pool != nil || len(certs) > 0 {
+		cfg.RootCAs = pool
+		cfg.Certificates = certs
+	}
+	t.TLSClientConfig = cfg
+	return t
+}
+
+// hostCerts reads HOST/*.crt (CAs) and HOST/*.cert with *.key (client
+// certificates) from the cert directories, as docker and podman do.
+func (c *Client) hostCerts(host string) (*x509.CertPool, []tls.Certificate) {
+	var pool *x509.CertPool
+	var certs []tls.Certificate
+	for _, dir := range c.certDirs {
+		d := filepath.Join(dir, host)
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			p := filepath.Join(d, e.Name())
+			switch {
+			case strings.HasSuffix(e.Name(), ".crt"):
+				pem, err := os.ReadFile(p)
+				if err != nil {
+					continue
+				}
+				if pool == nil {
+					if pool, err = x509.SystemCertPool(); err != nil {
+						pool = x509.NewCertPool()
+					}
+				}
+				pool.AppendCertsFromPEM(pem)
+			case strings.HasSuffix(e.Name(), ".cert"):
+				key := strings.TrimSuffix(p, ".cert") + ".key"
+				if cert, err := tls.LoadX509KeyPair(p, key); err == nil {
+					certs = append(certs, cert)
+				}
+			}
+		}
+	}
+	return pool, certs
+}
+
+// remoteOpts are the options of every ggcr call against host.
+func (c *Client) remoteOpts(ctx context.Context, host string, extra ...remote.Option) []remote.Option {
+	opts := []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithTransport(c.transport(host)),
+		remote.WithAuthFromKeychain(c.keychain),
+		remote.WithRetryBackoff(c.backoff),
+		remote.WithJobs(c.jobs),
+		remote.WithUserAgent("lfs"),
+		remote.WithPlatform(hostPlatform()),
+	}
+	return append(opts, extra...)
+}
+
+// classify wraps a ggcr error in this package's sentinels, keeping its text.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var te *transport.Error
+	if errors.As(err, &te) {
+		msg := te.Error()
+		if len(te.Errors) > 0 && te.Errors[0].Message != "" {
+			msg = te.Errors[0].Message
+		}
+		switch {
+		case te.StatusCode == http.StatusNotFound:
+			return fmt.Errorf("%w: %s", ErrNotFound, msg)
+		case te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden:
+			return fmt.Errorf("%w: %s", ErrUnauthorized, msg)
+		}
+		for _, d := range te.Errors {
+			switch d.Code {
+			case transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode, transport.BlobUnknownErrorCode:
+				return fmt.Errorf("%w: %s", ErrNotFound, msg)
+			case transport.UnauthorizedErrorCode, transport.DeniedErrorCode:
+				return fmt.Errorf("%w: %s", ErrUnauthorized, msg)
+			}
+		}
+		return errors.New(msg)
+	}
+	var ne net.Error
+	var oe *net.OpError
+	if errors.As(err, &oe) || errors.As(err, &ne) {
+		return fmt.Errorf("%w: %v", ErrUnreachable, err)
+	}
+	return err
+}
+
+// hostPlatform is the platform an index resolves to by default.
+func hostPlatform() v1.Platform {
+	p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	if runtime.GOARCH == "arm" {
+		p.Variant = "v7"
+	}
+	return p
+}

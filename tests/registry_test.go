@@ -1,0 +1,377 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// registryBin is Debian's distribution registry (package docker-registry).
+const registryBin = "/usr/bin/docker-registry"
+
+// testRegistry is a docker-registry serving on 127.0.0.1 from a temp dir.
+type testRegistry struct {
+	host string // "127.0.0.1:PORT"
+	cmd  *exec.Cmd
+}
+
+// startRegistry starts a registry for this test and stops it at cleanup.
+// With user set it requires htpasswd basic auth for user:password.
+func startRegistry(t *testing.T, user, password string) *testRegistry {
+	t.Helper()
+	if _, err := os.Stat(registryBin); err != nil {
+		t.Skipf("%s is missing (make deps installs docker-registry)", registryBin)
+	}
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := l.Addr().String()
+	l.Close()
+	auth := ""
+	if user != "" {
+		hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		htpasswd := filepath.Join(dir, "htpasswd")
+		if err := os.WriteFile(htpasswd, []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: lfs-test\n    path: %s\n", htpasswd)
+	}
+	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n%s",
+		filepath.Join(dir, "data"), host, auth)
+	cfgPath := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := &testRegistry{host: host, cmd: exec.Command(registryBin, "serve", cfgPath)}
+	logf, err := os.Create(filepath.Join(dir, "registry.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.cmd.Stdout, r.cmd.Stderr = logf, logf
+	if err := r.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", registryBin, err)
+	}
+	t.Cleanup(func() { r.stop(); logf.Close() })
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		resp, err := http.Get("http://" + host + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(logf.Name())
+			t.Fatalf("registry on %s did not start: %v\n%s", host, err, log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return r
+}
+
+// stop kills the registry; later connections are refused.
+func (r *testRegistry) stop() {
+	if r.cmd.Process != nil && r.cmd.ProcessState == nil {
+		r.cmd.Process.Kill()
+		r.cmd.Wait()
+	}
+}
+
+// skopeoPush copies an OCI layout image to the registry and returns the
+// manifest digest the registry has.
+func (r *testRegistry) skopeoPush(t *testing.T, src, repoTag string, creds ...string) string {
+	t.Helper()
+	args := []string{"copy", "-q", "--dest-tls-verify=false"}
+	if len(creds) > 0 {
+		args = append(args, "--dest-creds", creds[0])
+	}
+	sh(t, "skopeo", append(args, src, "docker://"+r.host+"/"+repoTag)...)
+	return r.manifestDigest(t, repoTag, creds...)
+}
+
+// manifestDigest is the digest of the manifest skopeo reads for repoTag.
+func (r *testRegistry) manifestDigest(t *testing.T, repoTag string, creds ...string) string {
+	t.Helper()
+	args := []string{"inspect", "--raw", "--tls-verify=false"}
+	if len(creds) > 0 {
+		args = append(args, "--creds", creds[0])
+	}
+	raw := sh(t, "skopeo", append(args, "docker://"+r.host+"/"+repoTag)...)
+	return digestOf([]byte(raw))
+}
+
+func TestPullFromRegistry(t *testing.T) {
+	f := getFixtures(t)
+	reg := startRegistry(t, "", "")
+	s := setup(t)
+	want := reg.skopeoPush(t, "oci:"+f.layout+":two", "test/two:v1")
+	ref := reg.host + "/test/two:v1"
+
+	out := s.mustRun(t, "pull", ref)
+	for _, l := range []string{
+		"v1: Pulling from test/two",
+		f.two.manifest.Layers[0].Digest[7:19] + ": Pull complete",
+		f.two.manifest.Layers[1].Digest[7:19] + ": Pull complete",
+		"Digest: " + want,
+		"Status: Downloaded newer image for " + ref,
+	} {
+		if !slices.Contains(lines(out), l) {
+			t.Errorf("lfs pull output lacks %q:\n%s", l, out)
+		}
+	}
+	if ls := lines(out); ls[len(ls)-1] != ref {
+		t.Errorf("lfs pull: last line %q, want %q", ls[len(ls)-1], ref)
+	}
+	img := s.inspect(t, ref)
+	if img.Id != f.two.ID() {
+		t.Errorf("pulled image ID %s, want %s", img.Id, f.two.ID())
+	}
+	if !slices.Equal(img.RootFS.Layers, f.two.config.RootFS.DiffIDs) {
+		t.Errorf("pulled diff IDs %v, want %v", img.RootFS.Layers, f.two.config.RootFS.DiffIDs)
+	}
+	if wantRD := []string{reg.host + "/test/two@" + want}; !slices.Equal(img.RepoDigests, wantRD) {
+		t.Errorf("RepoDigests %v, want %v", img.RepoDigests, wantRD)
+	}
+	if out := s.mustRun(t, "images", "--digests", "--format", "{{.Digest}}", reg.host+"/test/two"); strings.TrimSpace(out) != want {
+		t.Errorf("images --digests: %q, want %s", out, want)
+	}
+	s.mustRun(t, "system", "check") // exit 1 on any bad blob or layer
+
+	// Again: nothing is fetched, nothing changes.
+	before := s.snapshot(t)
+	out = s.mustRun(t, "pull", ref)
+	if !strings.Contains(out, "Status: Image is up to date for "+ref) || strings.Contains(out, "Pull complete") {
+		t.Errorf("second pull:\n%s", out)
+	}
+	s.assertUnchanged(t, before)
+
+	// A second image sharing the bottom layer: that one is not fetched.
+	reg.skopeoPush(t, "oci:"+f.layout+":base", "test/base:v1")
+	s2 := newStore(t)
+	s2.mustRun(t, "pull", "-q", reg.host+"/test/base:v1")
+	out = s2.mustRun(t, "pull", ref)
+	if l := f.two.manifest.Layers[0].Digest[7:19] + ": Already exists"; !slices.Contains(lines(out), l) {
+		t.Errorf("pull of an image sharing a layer lacks %q:\n%s", l, out)
+	}
+
+	// -q prints the reference only.
+	s3 := newStore(t)
+	if out := s3.mustRun(t, "pull", "-q", ref); out != ref+"\n" {
+		t.Errorf("pull -q: %q, want %q", out, ref+"\n")
+	}
+
+	// By digest, then offline.
+	byDigest := reg.host + "/test/two@" + want
+	s4 := newStore(t)
+	s4.mustRun(t, "pull", byDigest)
+	if id := s4.id(t, byDigest); id != f.two.ID() {
+		t.Errorf("pull by digest: ID %s, want %s", id, f.two.ID())
+	}
+	reg.stop()
+	s4.mustRun(t, "pull", byDigest)
+	s.mustRun(t, "pull", byDigest)
+}
+
+func TestPushToRegistry(t *testing.T) {
+	f := getFixtures(t)
+	reg := startRegistry(t, "", "")
+	s := setup(t)
+	s.load(t, f.ociArchive)
+	dest := reg.host + "/pushed/busybox:1"
+
+	out := s.mustRun(t, "push", "busybox", dest)
+	short := f.base.manifest.Layers[0].Digest[7:19]
+	for _, l := range []string{
+		"The push refers to repository [" + reg.host + "/pushed/busybox]",
+		short + ": Pushed",
+		fmt.Sprintf("1: digest: %s size: ", f.base.manifestDigest),
+	} {
+		if !strings.Contains(out, l) {
+			t.Errorf("lfs push output lacks %q:\n%s", l, out)
+		}
+	}
+	if got := reg.manifestDigest(t, "pushed/busybox:1"); got != f.base.manifestDigest {
+		t.Errorf("pushed manifest digest %s, want the loaded image's %s", got, f.base.manifestDigest)
+	}
+	if img := s.inspect(t, "busybox"); !slices.Contains(img.RepoDigests, reg.host+"/pushed/busybox@"+f.base.manifestDigest) {
+		t.Errorf("RepoDigests after push: %v", img.RepoDigests)
+	}
+	out = s.mustRun(t, "push", "busybox", dest)
+	if !strings.Contains(out, short+": Layer already exists") || strings.Contains(out, "Pushed") {
+		t.Errorf("second push:\n%s", out)
+	}
+
+	// skopeo reads back what lfs pushed, with the same blobs.
+	dir := filepath.Join(t.TempDir(), "oci")
+	sh(t, "skopeo", "copy", "-q", "--src-tls-verify=false", "docker://"+dest, "oci:"+dir+":x")
+	var idx ociIndex
+	data, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err == nil {
+		err = json.Unmarshal(data, &idx)
+	}
+	if err != nil || len(idx.Manifests) != 1 || idx.Manifests[0].Digest != f.base.manifestDigest {
+		t.Errorf("skopeo copy of the pushed image: index %s, err %v", data, err)
+	}
+
+	// A pull → push round trip keeps the digest; so does an image whose
+	// layer arrived uncompressed (docker-archive): its tar is its blob.
+	src := reg.skopeoPush(t, "oci:"+f.layout+":two", "test/two:v1")
+	s2 := newStore(t)
+	s2.mustRun(t, "pull", "-q", reg.host+"/test/two:v1")
+	s2.mustRun(t, "push", reg.host+"/test/two:v1", reg.host+"/again/two:v1")
+	if got := reg.manifestDigest(t, "again/two:v1"); got != src {
+		t.Errorf("pull → push: digest %s, want %s", got, src)
+	}
+	s3 := newStore(t)
+	s3.load(t, f.dockerArchive)
+	s3.mustRun(t, "push", "busybox", reg.host+"/fromdocker/busybox:1")
+	s4 := newStore(t)
+	s4.mustRun(t, "pull", "-q", reg.host+"/fromdocker/busybox:1")
+	if a, b := s3.id(t, "busybox"), s4.id(t, reg.host+"/fromdocker/busybox:1"); a != b {
+		t.Errorf("docker-archive → push → pull: ID %s, want %s", b, a)
+	}
+}
+
+// With keep-compressed off the store has only the tars: push gzips them and
+// sends a new manifest, which pulls back to the same image.
+func TestPushCompressesWhatTheStoreDidNotKeep(t *testing.T) {
+	f := getFixtures(t)
+	reg := startRegistry(t, "", "")
+	s := setup(t)
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(cfg, []byte("keep-compressed = false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"LFS_CONFIG=" + cfg}
+	if r := runWith(t, opts{env: env}, s.args([]string{"load", "-i", f.ociArchive})...); r.code != 0 {
+		t.Fatalf("load: %s", r.stderr)
+	}
+	r := runWith(t, opts{env: env}, s.args([]string{"push", "busybox", reg.host + "/gz/busybox:1"})...)
+	if r.code != 0 {
+		t.Fatalf("push: exit %d: %s", r.code, r.stderr)
+	}
+	s2 := newStore(t)
+	s2.mustRun(t, "pull", "-q", reg.host+"/gz/busybox:1")
+	if got := s2.id(t, reg.host+"/gz/busybox:1"); got != f.base.ID() {
+		t.Errorf("pushed without compressed blobs, pulled back: ID %s, want %s", got, f.base.ID())
+	}
+}
+
+func TestRegistryLogin(t *testing.T) {
+	f := getFixtures(t)
+	reg := startRegistry(t, "alice", "s3cret")
+	s := setup(t)
+	reg.skopeoPush(t, "oci:"+f.layout+":base", "private/base:1", "alice:s3cret")
+	authFile := filepath.Join(t.TempDir(), "auth.json")
+	env := []string{"REGISTRY_AUTH_FILE=" + authFile, "DOCKER_CONFIG=" + t.TempDir(), "HOME=" + t.TempDir()}
+	lfs := func(stdin string, args ...string) result {
+		return runWith(t, opts{env: env, stdin: strings.NewReader(stdin)}, s.args(args)...)
+	}
+	ref := reg.host + "/private/base:1"
+
+	before := s.snapshot(t)
+	r := lfs("", "pull", ref)
+	if msg := checkError(t, r, []string{"pull", ref}); !containsAnyFold(msg, []string{"unauthorized", "authentication"}) {
+		t.Errorf("pull without login: %q", msg)
+	}
+	s.assertUnchanged(t, before)
+
+	r = lfs("wrong\n", "login", "-u", "alice", "--password-stdin", reg.host)
+	if msg := checkError(t, r, []string{"login"}); !containsAnyFold(msg, []string{"unauthorized", "password"}) {
+		t.Errorf("login with a wrong password: %q", msg)
+	}
+	if _, err := os.Stat(authFile); err == nil {
+		t.Errorf("a failed login wrote %s", authFile)
+	}
+
+	r = lfs("s3cret\n", "login", "-u", "alice", "--password-stdin", reg.host)
+	if r.code != 0 || !strings.Contains(r.stdout, "Login Succeeded") {
+		t.Fatalf("login: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var cf struct {
+		Auths map[string]struct{ Auth string }
+	}
+	data, _ := os.ReadFile(authFile)
+	if err := json.Unmarshal(data, &cf); err != nil || cf.Auths[reg.host].Auth == "" {
+		t.Errorf("auth file after login: %s (%v)", data, err)
+	}
+	if r := lfs("", "pull", "-q", ref); r.code != 0 {
+		t.Fatalf("pull after login: %s", r.stderr)
+	}
+	// skopeo reads the same file.
+	sh(t, "skopeo", "inspect", "--raw", "--tls-verify=false", "--authfile", authFile, "docker://"+ref)
+
+	if r := lfs("", "logout", reg.host); r.code != 0 || !strings.Contains(r.stdout, "Removing login credentials for "+reg.host) {
+		t.Errorf("logout: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	data, _ = os.ReadFile(authFile)
+	if strings.Contains(string(data), reg.host) {
+		t.Errorf("auth file after logout still names %s:\n%s", reg.host, data)
+	}
+	s2 := newStore(t)
+	if r := runWith(t, opts{env: env}, s2.args([]string{"pull", ref})...); r.code != 125 {
+		t.Errorf("pull after logout: exit %d, want 125", r.code)
+	}
+}
+
+func TestRegistryBadInput(t *testing.T) {
+	f := getFixtures(t)
+	reg := startRegistry(t, "", "")
+	s := setup(t)
+	want := reg.skopeoPush(t, "oci:"+f.layout+":base", "test/base:1")
+	s.load(t, f.twoArchive)
+	wrong := "sha256:" + strings.Repeat("0", 64)
+
+	s.mustFail(t, nil, []string{"not found", "unknown"}, "pull", reg.host+"/test/nope:1")
+	s.mustFail(t, nil, []string{"not found", "unknown"}, "pull", reg.host+"/test/base:nope")
+	s.mustFail(t, nil, []string{"not found", "unknown"}, "pull", reg.host+"/test/base@"+wrong)
+	s.mustFail(t, nil, []string{"invalid"}, "pull", "UPPER/case")
+	s.mustFail(t, nil, []string{"platform"}, "pull", "--platform", "nonsense", reg.host+"/test/base:1")
+	s.mustFail(t, nil, []string{"s390x"}, "pull", "--platform", "linux/s390x", reg.host+"/test/base:1")
+	s.mustFail(t, nil, []string{"no such image"}, "push", "nothere", reg.host+"/x/y:1")
+	s.mustFail(t, nil, []string{"digest"}, "push", "two", reg.host+"/x/y@"+want)
+
+	// Nothing listens on this port.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close()
+	s.mustFail(t, nil, []string{"connection refused", "unreachable"}, "pull", dead+"/test/base:1")
+	s.mustFail(t, nil, []string{"connection refused", "unreachable"}, "push", "two", dead+"/x/y:1")
+}
+
+func TestRegistrySearch(t *testing.T) {
+	f := getFixtures(t)
+	reg := startRegistry(t, "", "")
+	s := setup(t)
+	reg.skopeoPush(t, "oci:"+f.layout+":base", "lib/busybox:1")
+	reg.skopeoPush(t, "oci:"+f.layout+":two", "lib/busybox:2")
+	reg.skopeoPush(t, "oci:"+f.layout+":two", "other/thing:x")
+
+	header, rows := table(t, s.mustRun(t, "search", reg.host+"/busy"))
+	if !slices.Equal(header, []string{"NAME", "TAGS"}) || len(rows) != 1 || rows[0][0] != reg.host+"/lib/busybox" || rows[0][1] != "1, 2" {
+		t.Errorf("search busy: %v %v", header, rows)
+	}
+	if out := s.mustRun(t, "search", "--format", "{{.Name}}", reg.host+"/"); len(lines(out)) != 2 {
+		t.Errorf("search everything: %q", out)
+	}
+	if out := s.mustRun(t, "search", "--limit", "1", "--format", "{{.Name}}", reg.host+"/"); len(lines(out)) != 1 {
+		t.Errorf("search --limit 1: %q", out)
+	}
+	s.mustFail(t, nil, []string{"registry"}, "search", "busybox")
+}
