@@ -42,7 +42,7 @@ for img in m:
     img["RepoTags"] = ["bench:gzip"]
     new = []
     for l in img["Layers"]:
-        subprocess.run(["gzip", "-6", os.path.join(d, l)], check=True)
+        subprocess.run(["gzip", "-6", "-n", os.path.join(d, l)], check=True)
         new.append(l + ".gz")
     img["Layers"] = new
 json.dump(m, open(os.path.join(d, "manifest.json"), "w"))
@@ -57,11 +57,23 @@ for kind in ${KINDS:-plain gzip gzip-oci}; do
   f=$work/$kind-$size.tar
   src=docker-archive:$f
   [ $kind = gzip-oci ] && src=oci-archive:$f
-  hyperfine --runs ${RUNS:-5} --warmup 1 --export-markdown "$work/load-$kind.md" \
+  hyperfine --runs ${RUNS:-5} --warmup 1 --export-json "$work/load-$kind.json" \
     --prepare "rm -rf $work/lfs-root $work/podman $work/oci-out; sync" \
     -n "lfs load ($kind)" "$lfs --root $work/lfs-root load -i $f" \
     -n "podman load ($kind)" "podman --root $work/podman/root --runroot $work/podman/run --storage-driver overlay load -q -i $f" \
     -n "skopeo copy ($kind)" "skopeo copy -q $src oci:$work/oci-out:x"
 done
 rm -rf "$work/lfs-root" "$work/podman" "$work/oci-out"
-cat "$work"/load-*.md
+# Medians and ratios to lfs, one table for all kinds.
+python3 - "$work" <<'PY'
+import json, glob, os, statistics, sys
+print("| archive | tool | median s | min–max s | × lfs |")
+print("|---|---|---:|---:|---:|")
+for f in sorted(glob.glob(os.path.join(sys.argv[1], "load-*.json"))):
+    rs = json.load(open(f))["results"]
+    base = statistics.median(rs[0]["times"])
+    for r in rs:
+        m = statistics.median(r["times"])
+        tool, kind = r["command"].rsplit(" (", 1)
+        print(f"| {kind.rstrip(')')} | {tool} | {m:.2f} | {min(r['times']):.2f}–{max(r['times']):.2f} | {m / base:.2f} |")
+PY
