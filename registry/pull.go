@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -89,7 +90,27 @@ func (c *Client) pullOne(ctx context.Context, s *layerstore.Store, ref reference
 			return Pulled{Ref: ref, ID: img.ID, Digest: digest.Digest(ref.Digest), UpToDate: true}, nil
 		}
 	}
-	p, err := c.fetch(ctx, s, ref, plat, strict)
+	if ref.Registry == reference.DockerHub {
+		// Mirrors first; any failure there moves on to the next source.
+		for _, m := range c.mirrors {
+			src, err := name.NewRepository(m+"/"+ref.Repository, c.nameOpts(m)...)
+			if err != nil {
+				continue
+			}
+			p, err := c.fetch(ctx, s, ref, src, plat, strict)
+			if err == nil {
+				return p, nil
+			}
+			if ctx.Err() != nil {
+				return p, fmt.Errorf("pull %s: %w", ref.Familiar(), err)
+			}
+		}
+	}
+	repo, err := c.repository(ref)
+	if err != nil {
+		return Pulled{}, err
+	}
+	p, err := c.fetch(ctx, s, ref, repo, plat, strict)
 	if err != nil {
 		return p, fmt.Errorf("pull %s: %w", ref.Familiar(), err)
 	}
@@ -102,13 +123,12 @@ var (
 	indexTypes    = []types.MediaType{types.DockerManifestList, types.OCIImageIndex}
 )
 
-func (c *Client) fetch(ctx context.Context, s *layerstore.Store, ref reference.Ref, plat v1.Platform, strict bool) (Pulled, error) {
-	repo, err := c.repository(ref)
-	if err != nil {
-		return Pulled{}, err
-	}
+// fetch pulls ref from repo: ref's own repository, or a mirror's. The
+// store records it under ref's name either way.
+func (c *Client) fetch(ctx context.Context, s *layerstore.Store, ref reference.Ref, repo name.Repository, plat v1.Platform, strict bool) (Pulled, error) {
 	var desc *remote.Descriptor
-	opts := c.remoteOpts(ctx, ref.Registry, remote.WithPlatform(plat))
+	var err error
+	opts := c.remoteOpts(ctx, repo.RegistryStr(), remote.WithPlatform(plat))
 	if ref.Digest != "" {
 		desc, err = remote.Get(repo.Digest(ref.Digest), opts...)
 	} else {

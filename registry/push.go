@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -19,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
 	"github.com/lfs-dev/lfs/imagearchive"
 	"github.com/lfs-dev/lfs/layerstore"
@@ -34,12 +38,23 @@ type Pushed struct {
 	Size   int64
 }
 
+// PushOptions are what `lfs push` takes besides the names.
+type PushOptions struct {
+	// Compression is "gzip" or "zstd": every layer goes in that form, made
+	// from its tar where the store keeps no blob so compressed (and then
+	// kept, so a second push sends the same manifest). "" sends the layers
+	// as stored, gzipping only those the store kept no compressed form of.
+	Compression string
+}
+
 // Push sends the image that image names to dest (a reference; "" means
-// image itself). Blobs the repository has are not sent again. The stored
-// manifest goes byte for byte when the store holds every blob it names;
-// otherwise the missing layers are gzipped from their tars and a new
-// manifest names them. The pushed digest is recorded as a repo digest.
-func (c *Client) Push(ctx context.Context, s *layerstore.Store, image, dest string) (Pushed, error) {
+// image itself). Blobs the repository has are not sent again, and blobs
+// another repository of the same registry is known to hold (from the
+// image's repo digests) are mounted from it. The stored manifest goes
+// byte for byte when it names the layers in the wanted form; otherwise a
+// new manifest names the layers as sent. The pushed digest is recorded as
+// a repo digest.
+func (c *Client) Push(ctx context.Context, s *layerstore.Store, image, dest string, o PushOptions) (Pushed, error) {
 	if dest == "" {
 		dest = image
 	}
@@ -50,11 +65,21 @@ func (c *Client) Push(ctx context.Context, s *layerstore.Store, image, dest stri
 	if ref.Digest != "" {
 		return Pushed{}, fmt.Errorf("push %s: %w: cannot push to a digest reference", dest, reference.ErrInvalid)
 	}
+	var want layerstore.Compression
+	switch o.Compression {
+	case "":
+	case "gzip":
+		want = layerstore.Gzip
+	case "zstd":
+		want = layerstore.Zstd
+	default:
+		return Pushed{}, fmt.Errorf("%w: compression format %q (want gzip or zstd)", ErrUnsupported, o.Compression)
+	}
 	img, err := s.Resolve(image)
 	if err != nil {
 		return Pushed{}, err
 	}
-	p, err := c.push(ctx, s, img, ref)
+	p, err := c.push(ctx, s, img, ref, want)
 	if err != nil {
 		return p, fmt.Errorf("push %s: %w", ref.Familiar(), err)
 	}
@@ -68,7 +93,9 @@ func (c *Client) Push(ctx context.Context, s *layerstore.Store, image, dest stri
 	return p, b.Commit()
 }
 
-func (c *Client) push(ctx context.Context, s *layerstore.Store, img layerstore.Image, ref reference.Ref) (Pushed, error) {
+// push sends img's layers in the form want asks (Uncompressed: as stored),
+// then its config, then the manifest.
+func (c *Client) push(ctx context.Context, s *layerstore.Store, img layerstore.Image, ref reference.Ref, want layerstore.Compression) (Pushed, error) {
 	repo, err := c.repository(ref)
 	if err != nil {
 		return Pushed{}, err
@@ -99,7 +126,20 @@ func (c *Client) push(ctx context.Context, s *layerstore.Store, img layerstore.I
 	if err != nil {
 		return Pushed{}, err
 	}
-	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, c.transport(ref.Registry), []string{repo.Scope(transport.PushScope)})
+	// Blobs other repositories of this registry hold can be mounted from
+	// them, which needs pull access there.
+	sources := c.knownRepositories(s, ref)
+	scopes := []string{repo.Scope(transport.PushScope)}
+	seen := map[string]bool{}
+	for _, rs := range sources {
+		for _, r := range rs {
+			if !seen[r] {
+				seen[r] = true
+				scopes = append(scopes, repo.Registry.Repo(r).Scope(transport.PullScope))
+			}
+		}
+	}
+	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, c.transport(ref.Registry), scopes)
 	if err != nil {
 		return Pushed{}, classify(err)
 	}
@@ -110,9 +150,47 @@ func (c *Client) push(ctx context.Context, s *layerstore.Store, img layerstore.I
 	}
 	defer os.RemoveAll(tmp)
 
+	// Which blob each layer goes as, and the layers to compress first.
+	docker := strings.Contains(mt, "docker")
+	if want == layerstore.Zstd && docker {
+		// Docker's schema 2 has no zstd layers; the manifest becomes OCI's,
+		// as containerd and skopeo convert it.
+		docker, mt = false, layerstore.MediaTypeManifest
+		m.MediaType, m.Config.MediaType = mt, layerstore.MediaTypeConfig
+	}
+	paths := make([]string, len(m.Layers))
+	var todo []int
+	changed := m.MediaType != "" && m.MediaType != storedType(raw)
+	for i, d := range m.Layers {
+		if d2, path, ok := storedForm(s, img.Layers[i], d, want); ok {
+			if want != layerstore.Uncompressed {
+				d2.MediaType = layerMediaType(want, docker)
+			}
+			if d2.Digest != d.Digest || d2.MediaType != d.MediaType {
+				changed = true
+			}
+			m.Layers[i], paths[i] = d2, path
+			continue
+		}
+		todo = append(todo, i)
+	}
+	if len(todo) > 0 {
+		changed = true
+		form := want
+		if form == layerstore.Uncompressed {
+			form = layerstore.Gzip
+		}
+		descs, ps, err := c.compressLayers(s, img, todo, form, tmp)
+		if err != nil {
+			return Pushed{}, err
+		}
+		for k, i := range todo {
+			descs[k].MediaType = layerMediaType(form, docker)
+			m.Layers[i], paths[i] = descs[k], ps[k]
+		}
+	}
+
 	// Layers top first, as docker prints them; several at once.
-	changed := false
-	var mu sync.Mutex
 	errs := make([]error, len(m.Layers))
 	sem := make(chan struct{}, c.jobs)
 	var wg sync.WaitGroup
@@ -123,20 +201,7 @@ func (c *Client) push(ctx context.Context, s *layerstore.Store, img layerstore.I
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			d := m.Layers[i]
-			path := s.BlobPath(d.Digest)
-			if _, err := os.Stat(path); err != nil {
-				// The store kept no compressed form: gzip the tar.
-				nd, np, err := gzipLayer(s.TarPath(img.Layers[i].DiffID), tmp, mt)
-				if err != nil {
-					errs[i] = fmt.Errorf("compress layer %s: %w", img.Layers[i].DiffID, err)
-					return
-				}
-				mu.Lock()
-				m.Layers[i], changed = nd, true
-				mu.Unlock()
-				d, path = nd, np
-			}
-			errs[i] = c.upload(ctx, pusher, rt, repo, d, path, true)
+			errs[i] = c.upload(ctx, pusher, rt, repo, d, paths[i], true, sources[d.Digest])
 		}()
 	}
 	wg.Wait()
@@ -144,8 +209,7 @@ func (c *Client) push(ctx context.Context, s *layerstore.Store, img layerstore.I
 		return Pushed{}, err
 	}
 	cd := ocispec.Descriptor{MediaType: m.Config.MediaType, Digest: img.ID, Size: int64(len(cfg))}
-	cfgPath := s.BlobPath(img.ID)
-	if err := c.upload(ctx, pusher, rt, repo, cd, cfgPath, false); err != nil {
+	if err := c.upload(ctx, pusher, rt, repo, cd, s.BlobPath(img.ID), false, nil); err != nil {
 		return Pushed{}, err
 	}
 	if changed {
@@ -160,6 +224,193 @@ func (c *Client) push(ctx context.Context, s *layerstore.Store, img layerstore.I
 	p := Pushed{Ref: ref, Digest: digest.FromBytes(raw), Size: int64(len(raw))}
 	c.report(Event{Status: fmt.Sprintf("%s: digest: %s size: %d", ref.Tag, p.Digest, p.Size)})
 	return p, nil
+}
+
+// storedType is the mediaType field of a stored manifest.
+func storedType(raw []byte) string {
+	var probe struct{ MediaType string }
+	json.Unmarshal(raw, &probe)
+	return probe.MediaType
+}
+
+// storedForm finds the blob a layer can go as without compressing: the
+// one the manifest names if it is in the wanted form (any form when want is
+// Uncompressed) and stored, else a stored compressed form in want.
+func storedForm(s *layerstore.Store, l layerstore.LayerRef, d ocispec.Descriptor, want layerstore.Compression) (ocispec.Descriptor, string, bool) {
+	present := func(d digest.Digest) (string, bool) {
+		p := s.BlobPath(d)
+		_, err := os.Stat(p)
+		return p, err == nil
+	}
+	if want == layerstore.Uncompressed || compressionOf(d.MediaType) == want {
+		if p, ok := present(d.Digest); ok {
+			return d, p, true
+		}
+		if want == layerstore.Uncompressed {
+			return d, "", false
+		}
+	}
+	info, err := s.LayerInfo(l.DiffID)
+	if err != nil {
+		return d, "", false
+	}
+	for _, b := range info.Blobs {
+		if compressionOf(b.MediaType) != want {
+			continue
+		}
+		if p, ok := present(b.Digest); ok {
+			return ocispec.Descriptor{MediaType: b.MediaType, Digest: b.Digest, Size: b.Size}, p, true
+		}
+	}
+	return d, "", false
+}
+
+// compressionOf is the compression a layer media type names.
+func compressionOf(mt string) layerstore.Compression {
+	switch {
+	case strings.HasSuffix(mt, "gzip"):
+		return layerstore.Gzip
+	case strings.HasSuffix(mt, "zstd"):
+		return layerstore.Zstd
+	}
+	return layerstore.Uncompressed
+}
+
+// layerMediaType is the media type of a layer so compressed in a docker or
+// an OCI manifest.
+func layerMediaType(c layerstore.Compression, docker bool) string {
+	if !docker {
+		return c.MediaType()
+	}
+	if c == layerstore.Gzip {
+		return string(types.DockerLayer)
+	}
+	return string(types.DockerUncompressedLayer)
+}
+
+// compressLayers compresses the tars of img's layers todo, several at once.
+// A store that keeps compressed forms keeps these too, so that the next
+// push finds them (and sends the same manifest); otherwise they are
+// written under tmp for this push only.
+func (c *Client) compressLayers(s *layerstore.Store, img layerstore.Image, todo []int, form layerstore.Compression, tmp string) ([]ocispec.Descriptor, []string, error) {
+	var b *layerstore.Batch
+	if s.KeepsCompressed() {
+		var err error
+		if b, err = s.NewBatch(); err != nil {
+			return nil, nil, err
+		}
+		defer b.Abort()
+	}
+	descs := make([]ocispec.Descriptor, len(todo))
+	paths := make([]string, len(todo))
+	errs := make([]error, len(todo))
+	sem := make(chan struct{}, c.jobs)
+	var wg sync.WaitGroup
+	for k, i := range todo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			diffID := img.Layers[i].DiffID
+			c.report(Event{ID: diffID.Encoded()[:12], Status: "Compressing (" + form.String() + ")"})
+			var err error
+			if b != nil {
+				descs[k], err = compressInto(b, diffID, s.TarPath(diffID), form)
+			} else {
+				descs[k], paths[k], err = compressFile(s.TarPath(diffID), tmp, form)
+			}
+			if err != nil {
+				errs[k] = fmt.Errorf("compress layer %s: %w", diffID, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
+	if b != nil {
+		if err := b.Commit(); err != nil {
+			return nil, nil, fmt.Errorf("keep compressed layers: %w", err)
+		}
+		for k := range descs {
+			paths[k] = s.BlobPath(descs[k].Digest)
+		}
+	}
+	return descs, paths, nil
+}
+
+// compressInto streams a layer tar through the compressor into the batch,
+// which hashes the blob, checks it inflates to the same tar and keeps it as
+// another compressed form of the layer.
+func compressInto(b *layerstore.Batch, diffID digest.Digest, tarPath string, form layerstore.Compression) (ocispec.Descriptor, error) {
+	in, err := os.Open(tarPath)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	defer in.Close()
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(compress(pw, in, form)) }()
+	ref, err := b.AddLayer(pr, "", form.MediaType())
+	pr.CloseWithError(err)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if ref.DiffID != diffID {
+		return ocispec.Descriptor{}, fmt.Errorf("%w: the compressed tar inflates to %s", layerstore.ErrDigestMismatch, ref.DiffID)
+	}
+	return ocispec.Descriptor{MediaType: ref.Blob.MediaType, Digest: ref.Blob.Digest, Size: ref.Blob.Size}, nil
+}
+
+// compressFile compresses a layer tar into a file under dir.
+func compressFile(tarPath, dir string, form layerstore.Compression) (ocispec.Descriptor, string, error) {
+	in, err := os.Open(tarPath)
+	if err != nil {
+		return ocispec.Descriptor{}, "", err
+	}
+	defer in.Close()
+	out, err := os.CreateTemp(dir, "layer-*")
+	if err != nil {
+		return ocispec.Descriptor{}, "", err
+	}
+	defer out.Close()
+	h := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(out, h)}
+	if err := compress(cw, in, form); err != nil {
+		return ocispec.Descriptor{}, "", err
+	}
+	if err := out.Close(); err != nil {
+		return ocispec.Descriptor{}, "", err
+	}
+	return ocispec.Descriptor{MediaType: form.MediaType(), Digest: digest.NewDigest(digest.SHA256, h), Size: cw.n}, out.Name(), nil
+}
+
+// compress writes r to w in form, on several cores: pgzip compresses
+// 1 MiB blocks in parallel, zstd's encoder as many blocks as there are
+// CPUs. Both give the same bytes for the same input on every run.
+func compress(w io.Writer, r io.Reader, form layerstore.Compression) error {
+	var zw io.WriteCloser
+	switch form {
+	case layerstore.Gzip:
+		gw := pgzip.NewWriter(w)
+		if err := gw.SetConcurrency(1<<20, runtime.GOMAXPROCS(0)); err != nil {
+			return err
+		}
+		zw = gw
+	case layerstore.Zstd:
+		enc, err := zstd.NewWriter(w, zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
+		if err != nil {
+			return err
+		}
+		zw = enc
+	default:
+		return fmt.Errorf("%w: compression %s", ErrUnsupported, form)
+	}
+	if _, err := io.Copy(zw, r); err != nil {
+		zw.Close()
+		return err
+	}
+	return zw.Close()
 }
 
 // storedManifest is the image's manifest as stored, or for an image that
@@ -185,8 +436,9 @@ func storedManifest(s *layerstore.Store, img layerstore.Image, cfg []byte) ([]by
 	return raw, layerstore.MediaTypeManifest, err
 }
 
-// upload sends one blob unless the repository has it (HEAD first).
-func (c *Client) upload(ctx context.Context, pusher *remote.Pusher, rt http.RoundTripper, repo name.Repository, d ocispec.Descriptor, path string, layer bool) error {
+// upload sends one blob unless the repository has it (HEAD first), or
+// mounts it from one of the repositories from.
+func (c *Client) upload(ctx context.Context, pusher *remote.Pusher, rt http.RoundTripper, repo name.Repository, d ocispec.Descriptor, path string, layer bool, from []string) error {
 	short := d.Digest.Encoded()[:12]
 	exists, err := blobExists(ctx, rt, repo, d.Digest)
 	if err != nil {
@@ -197,6 +449,12 @@ func (c *Client) upload(ctx context.Context, pusher *remote.Pusher, rt http.Roun
 			c.report(Event{ID: short, Status: "Layer already exists"})
 		}
 		return nil
+	}
+	for _, f := range from {
+		if mountBlob(ctx, rt, repo, d.Digest, f) {
+			c.report(Event{ID: short, Status: "Mounted from " + f})
+			return nil
+		}
 	}
 	l, err := partial.CompressedToLayer(&fileBlob{path: path, desc: d})
 	if err != nil {
@@ -209,6 +467,76 @@ func (c *Client) upload(ctx context.Context, pusher *remote.Pusher, rt http.Roun
 		c.report(Event{ID: short, Status: "Pushed"})
 	}
 	return nil
+}
+
+// mountBlob asks the registry to link blob d from repository from into
+// repo (the distribution spec's cross-repository mount) and says whether
+// it did. A registry that cannot answers 202 with an upload session
+// instead; that session is cancelled, and the blob is uploaded as usual.
+func mountBlob(ctx context.Context, rt http.RoundTripper, repo name.Repository, d digest.Digest, from string) bool {
+	u := url.URL{
+		Scheme:   repo.Registry.Scheme(),
+		Host:     repo.RegistryStr(),
+		Path:     "/v2/" + repo.RepositoryStr() + "/blobs/uploads/",
+		RawQuery: url.Values{"mount": {string(d)}, "from": {from}}.Encode(),
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
+	if err != nil {
+		return false
+	}
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		return false
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusCreated {
+		return true
+	}
+	if loc, err := resp.Location(); err == nil && resp.StatusCode == http.StatusAccepted {
+		if req, err := http.NewRequestWithContext(ctx, http.MethodDelete, loc.String(), nil); err == nil {
+			if resp, err := rt.RoundTrip(req); err == nil {
+				resp.Body.Close()
+			}
+		}
+	}
+	return false
+}
+
+// knownRepositories says, for each blob of a layer of an image the store
+// has a repo digest for on ref's registry, which other repositories of that
+// registry hold it: a pull or a push there recorded the repo digest.
+// Compressed forms of those layers count too, since a push may have sent
+// one of them; a wrong guess only costs a mount request.
+func (c *Client) knownRepositories(s *layerstore.Store, ref reference.Ref) map[digest.Digest][]string {
+	out := map[digest.Digest][]string{}
+	imgs, err := s.Images()
+	if err != nil {
+		return out
+	}
+	add := func(d digest.Digest, repo string) {
+		if len(out[d]) < 3 && !slices.Contains(out[d], repo) {
+			out[d] = append(out[d], repo)
+		}
+	}
+	for _, im := range imgs {
+		for _, rd := range im.RepoDigests {
+			n, _, _ := strings.Cut(rd, "@")
+			host, repo, ok := strings.Cut(n, "/")
+			if !ok || host != ref.Registry || repo == ref.Repository {
+				continue
+			}
+			for _, l := range im.Layers {
+				add(l.Blob.Digest, repo)
+				if info, err := s.LayerInfo(l.DiffID); err == nil {
+					for _, b := range info.Blobs {
+						add(b.Digest, repo)
+					}
+				}
+			}
+		}
+	}
+	return out
 }
 
 func blobExists(ctx context.Context, rt http.RoundTripper, repo name.Repository, d digest.Digest) (bool, error) {
@@ -254,38 +582,6 @@ type rawManifest struct {
 
 func (r rawManifest) RawManifest() ([]byte, error)        { return r.data, nil }
 func (r rawManifest) MediaType() (types.MediaType, error) { return r.mt, nil }
-
-// gzipLayer compresses a layer tar into dir and describes the result with
-// the gzip layer media type of the manifest's family.
-func gzipLayer(tarPath, dir, manifestType string) (ocispec.Descriptor, string, error) {
-	in, err := os.Open(tarPath)
-	if err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	defer in.Close()
-	out, err := os.CreateTemp(dir, "layer-*.gz")
-	if err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	defer out.Close()
-	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(out, h)}
-	zw := pgzip.NewWriter(cw)
-	if _, err := io.Copy(zw, in); err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	if err := zw.Close(); err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	if err := out.Close(); err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	mt := layerstore.MediaTypeLayerGzip
-	if strings.Contains(manifestType, "docker") {
-		mt = string(types.DockerLayer)
-	}
-	return ocispec.Descriptor{MediaType: mt, Digest: digest.NewDigest(digest.SHA256, h), Size: cw.n}, out.Name(), nil
-}
 
 type countWriter struct {
 	w io.Writer

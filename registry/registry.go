@@ -17,8 +17,12 @@
 //     other tool reads too.
 //   - Plain HTTP is allowed for localhost and 127.0.0.1 (as docker does),
 //     for the hosts given to Insecure, and everywhere with TLSVerify(false);
-//     CA certificates come from /etc/docker/certs.d/HOST/ and
-//     /etc/containers/certs.d/HOST/ besides the system roots.
+//     such a host is still reached over TLS when it speaks TLS (one
+//     handshake finds out). CA certificates come from
+//     /etc/docker/certs.d/HOST[:PORT]/ and /etc/containers/certs.d/HOST/
+//     (or the directories $LFS_CERTS_D lists) besides the system roots; a
+//     certificate that does not verify is a *CertificateError.
+//   - Names on docker.io are pulled from the Mirrors first, in order.
 //
 // Errors wrap the sentinels below; ggcr's own error text follows them.
 package registry
@@ -31,11 +35,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -58,6 +64,9 @@ var (
 	ErrUnreachable = errors.New("registry unreachable")
 	// ErrNoCatalog: the registry does not list its repositories.
 	ErrNoCatalog = errors.New("registry does not list its catalog")
+	// ErrCertificate: the registry's TLS certificate does not verify
+	// (a *CertificateError says which host and why).
+	ErrCertificate = errors.New("untrusted certificate")
 )
 
 // Event is one line of progress, as docker prints it: "ID: Status", or
@@ -76,6 +85,10 @@ type Client struct {
 	jobs      int
 	backoff   remote.Backoff
 	certDirs  []string
+	mirrors   []string
+
+	mu         sync.Mutex
+	transports map[string]http.RoundTripper
 }
 
 // Option configures New.
@@ -105,8 +118,39 @@ func Jobs(n int) Option { return func(c *Client) { c.jobs = max(n, 1) } }
 func Retry(b remote.Backoff) Option { return func(c *Client) { c.backoff = b } }
 
 // CertDirs replaces the directories searched for HOST/ca.crt (default
-// /etc/docker/certs.d and /etc/containers/certs.d).
+// $LFS_CERTS_D, a colon-separated list, else /etc/docker/certs.d and
+// /etc/containers/certs.d).
 func CertDirs(dirs ...string) Option { return func(c *Client) { c.certDirs = dirs } }
+
+// DefaultCertDirs are the directories searched for HOST[:PORT]/ca.crt,
+// HOST/*.cert and HOST/*.key: $LFS_CERTS_D (colon-separated), else docker's
+// and podman's.
+func DefaultCertDirs() []string {
+	if v := os.Getenv("LFS_CERTS_D"); v != "" {
+		return filepath.SplitList(v)
+	}
+	return []string{"/etc/docker/certs.d", "/etc/containers/certs.d"}
+}
+
+// Mirrors are registries (host[:port], or a URL; http:// ones are reached
+// over plain HTTP) that pulls of docker.io names try first, in order,
+// before docker.io itself, as docker's registry-mirrors.
+func Mirrors(urls ...string) Option {
+	return func(c *Client) {
+		for _, u := range urls {
+			host := strings.TrimSuffix(u, "/")
+			if h, ok := strings.CutPrefix(host, "http://"); ok {
+				host = h
+				c.insecure = append(c.insecure, h)
+			}
+			host = strings.TrimPrefix(host, "https://")
+			host, _, _ = strings.Cut(host, "/")
+			if host != "" {
+				c.mirrors = append(c.mirrors, host)
+			}
+		}
+	}
+}
 
 // New returns a client.
 func New(opts ...Option) *Client {
@@ -115,7 +159,7 @@ func New(opts ...Option) *Client {
 		jobs:      4,
 		report:    func(Event) {},
 		backoff:   remote.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 4},
-		certDirs:  []string{"/etc/docker/certs.d", "/etc/containers/certs.d"},
+		certDirs:  DefaultCertDirs(),
 	}
 	for _, o := range opts {
 		o(c)
@@ -149,8 +193,14 @@ func (c *Client) repository(ref reference.Ref) (name.Repository, error) {
 }
 
 // transport is the HTTP transport for one registry host: the system roots
-// plus the host's certs.d CA files and client certificates.
+// plus the host's certs.d CA files and client certificates. It is made
+// once per host and client.
 func (c *Client) transport(host string) http.RoundTripper {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.transports[host]; ok {
+		return t
+	}
 	t := remote.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
@@ -161,7 +211,103 @@ func (c *Client) transport(host string) http.RoundTripper {
 		cfg.Certificates = certs
 	}
 	t.TLSClientConfig = cfg
-	return t
+	st := &schemeTransport{base: t, host: host, cfg: cfg, certDirs: c.certDirs}
+	if c.transports == nil {
+		c.transports = map[string]http.RoundTripper{}
+	}
+	c.transports[host] = st
+	return st
+}
+
+// schemeTransport sends plain HTTP requests over TLS when the host speaks
+// TLS. go-containerregistry addresses localhost, 127.0.0.1, private
+// networks and insecure registries over http; docker tries https first
+// there and falls back to http only for a server that does not speak TLS.
+// The first plain request finds out, with one TLS handshake; a certificate
+// that does not verify is then the answer to every request.
+type schemeTransport struct {
+	base     http.RoundTripper
+	host     string
+	cfg      *tls.Config
+	certDirs []string
+
+	once   sync.Once
+	useTLS bool
+	err    error
+}
+
+func (t *schemeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "http" || req.URL.Host != t.host {
+		return t.base.RoundTrip(req)
+	}
+	t.once.Do(func() { t.useTLS, t.err = t.probe(req.Context()) })
+	if t.err != nil {
+		return nil, t.err
+	}
+	if t.useTLS {
+		r := req.Clone(req.Context())
+		r.URL.Scheme = "https"
+		return t.base.RoundTrip(r)
+	}
+	return t.base.RoundTrip(req)
+}
+
+// probe says whether the host answers a TLS handshake, and fails when it
+// does with a certificate this client does not trust.
+func (t *schemeTransport) probe(ctx context.Context) (bool, error) {
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: t.cfg.Clone()}
+	conn, err := d.DialContext(ctx, "tcp", t.host)
+	if err == nil {
+		conn.Close()
+		return true, nil
+	}
+	if ce := certificateError(t.host, t.certDirs, err); ce != nil {
+		return false, ce
+	}
+	// Not TLS, or not there at all: the plain request says which.
+	return false, nil
+}
+
+// CertificateError is a registry's certificate that does not verify.
+type CertificateError struct {
+	Host     string
+	CertDirs []string
+	Err      error // the x509 error
+}
+
+func (e *CertificateError) Error() string {
+	where := "a certs.d directory"
+	if len(e.CertDirs) > 0 {
+		where = filepath.Join(e.CertDirs[0], e.Host, "ca.crt")
+	}
+	return fmt.Sprintf("certificate of %s is not trusted: %v (put its CA in %s, or use --tls-verify=false)", e.Host, e.Err, where)
+}
+
+func (e *CertificateError) Is(target error) bool { return target == ErrCertificate }
+func (e *CertificateError) Unwrap() error        { return e.Err }
+
+// certificateError is err as a CertificateError if a certificate failed
+// to verify, else nil.
+func certificateError(host string, dirs []string, err error) *CertificateError {
+	var ce *CertificateError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	var ve *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &ua):
+		return &CertificateError{Host: host, CertDirs: dirs, Err: ua}
+	case errors.As(err, &hn):
+		return &CertificateError{Host: host, CertDirs: dirs, Err: hn}
+	case errors.As(err, &ci):
+		return &CertificateError{Host: host, CertDirs: dirs, Err: ci}
+	case errors.As(err, &ve):
+		return &CertificateError{Host: host, CertDirs: dirs, Err: ve.Err}
+	}
+	return nil
 }
 
 // hostCerts reads HOST/*.crt (CAs) and HOST/*.cert with *.key (client
@@ -218,6 +364,14 @@ func (c *Client) remoteOpts(ctx context.Context, host string, extra ...remote.Op
 func classify(err error) error {
 	if err == nil {
 		return nil
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			if ce := certificateError(u.Host, DefaultCertDirs(), err); ce != nil {
+				return ce
+			}
+		}
 	}
 	var te *transport.Error
 	if errors.As(err, &te) {

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -29,6 +30,19 @@ type testRegistry struct {
 // With user set it requires htpasswd basic auth for user:password.
 func startRegistry(t *testing.T, user, password string) *testRegistry {
 	t.Helper()
+	return startRegistryWith(t, registryOpts{user: user, password: password})
+}
+
+// registryOpts configure a test registry.
+type registryOpts struct {
+	user, password  string // htpasswd basic auth, if set
+	tlsCert, tlsKey string // PEM files: serve HTTPS
+}
+
+// startRegistryWith starts a registry as o says and stops it at cleanup.
+func startRegistryWith(t *testing.T, o registryOpts) *testRegistry {
+	t.Helper()
+	user, password := o.user, o.password
 	if _, err := os.Stat(registryBin); err != nil {
 		t.Skipf("%s is missing (make deps installs docker-registry)", registryBin)
 	}
@@ -51,8 +65,13 @@ func startRegistry(t *testing.T, user, password string) *testRegistry {
 		}
 		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: lfs-test\n    path: %s\n", htpasswd)
 	}
-	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n%s",
-		filepath.Join(dir, "data"), host, auth)
+	scheme, tlsCfg := "http", ""
+	if o.tlsCert != "" {
+		scheme = "https"
+		tlsCfg = fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", o.tlsCert, o.tlsKey)
+	}
+	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n%s%s",
+		filepath.Join(dir, "data"), host, tlsCfg, auth)
 	cfgPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -68,7 +87,7 @@ func startRegistry(t *testing.T, user, password string) *testRegistry {
 	}
 	t.Cleanup(func() { r.stop(); logf.Close() })
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		resp, err := http.Get("http://" + host + "/v2/")
+		resp, err := insecureClient.Get(scheme + "://" + host + "/v2/")
 		if err == nil {
 			resp.Body.Close()
 			break
@@ -81,6 +100,9 @@ func startRegistry(t *testing.T, user, password string) *testRegistry {
 	}
 	return r
 }
+
+// insecureClient waits for test registries, whose certificates no one trusts.
+var insecureClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 
 // stop kills the registry; later connections are refused.
 func (r *testRegistry) stop() {

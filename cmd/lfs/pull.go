@@ -85,7 +85,7 @@ func tlsVerifyFlag() cli.Flag {
 }
 
 // registryClient makes a registry client with the configuration file's
-// insecure registries, printing docker's progress lines to w unless quiet.
+// insecure registries and docker.io mirrors, printing docker's progress lines to w unless quiet.
 func registryClient(w io.Writer, quiet, tlsVerify bool) (*registry.Client, error) {
 	cfg, err := config.Load()
 	if err != nil {
@@ -104,5 +104,6 @@ func registryClient(w io.Writer, quiet, tlsVerify bool) (*registry.Client, error
 			fmt.Fprintln(w, e.Status)
 		}
 	}
-	return registry.New(registry.Insecure(cfg.InsecureRegistries...), registry.TLSVerify(tlsVerify), registry.Report(report)), nil
+	return registry.New(registry.Insecure(cfg.InsecureRegistries...), registry.Mirrors(cfg.RegistryMirrors...),
+		registry.TLSVerify(tlsVerify), registry.Report(report)), nil
 }

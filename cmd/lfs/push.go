@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 
+	"github.com/lfs-dev/lfs/registry"
+
 	"github.com/urfave/cli/v2"
 )
 
@@ -10,6 +12,7 @@ type pushOptions struct {
 	image, dest string
 	quiet       bool
 	tlsVerify   bool
+	compression string
 }
 
 func pushCommand() *cli.Command {
@@ -19,13 +22,15 @@ func pushCommand() *cli.Command {
 		ArgsUsage: "IMAGE [DESTINATION]",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"},
+			&cli.StringFlag{Name: "compression-format", Usage: "send every layer compressed with `gzip|zstd` (default: as stored)"},
 			tlsVerifyFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1, 2); err != nil {
 				return err
 			}
-			return runPush(c, pushOptions{image: c.Args().Get(0), dest: c.Args().Get(1), quiet: c.Bool("quiet"), tlsVerify: c.Bool("tls-verify")})
+			return runPush(c, pushOptions{image: c.Args().Get(0), dest: c.Args().Get(1), quiet: c.Bool("quiet"), tlsVerify: c.Bool("tls-verify"),
+				compression: c.String("compression-format")})
 		},
 	}
 }
@@ -39,7 +44,7 @@ func runPush(c *cli.Context, o pushOptions) error {
 	if err != nil {
 		return err
 	}
-	p, err := rc.Push(c.Context, s, o.image, o.dest)
+	p, err := rc.Push(c.Context, s, o.image, o.dest, registry.PushOptions{Compression: o.compression})
 	if err != nil {
 		return err
 	}

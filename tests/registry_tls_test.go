@@ -1,0 +1,124 @@
+package tests
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testCA makes a CA and a server certificate for 127.0.0.1 signed by it,
+// written as PEM files into dir: ca.crt, server.crt, server.key.
+func testCA(t *testing.T, dir string) (caPath, certPath, keyPath string) {
+	t.Helper()
+	key := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	write := func(name, typ string, der []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	now := time.Now()
+	caKey := key()
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "lfs test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvKey := key()
+	srvTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, ca, &srvKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(srvKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return write("ca.crt", "CERTIFICATE", caDER), write("server.crt", "CERTIFICATE", srvDER), write("server.key", "EC PRIVATE KEY", keyDER)
+}
+
+// A registry on 127.0.0.1 that speaks TLS with a certificate from a CA
+// lfs does not know: refused with one line naming the certificate; trusted
+// once the CA is in HOST:PORT/ca.crt under a certs.d directory
+// ($LFS_CERTS_D here); reached anyway with --tls-verify=false.
+func TestRegistryTLS(t *testing.T) {
+	f := getFixtures(t)
+	dir := t.TempDir()
+	caPath, cert, key := testCA(t, dir)
+	reg := startRegistryWith(t, registryOpts{tlsCert: cert, tlsKey: key})
+	s := setup(t)
+	reg.skopeoPush(t, "oci:"+f.layout+":base", "tls/base:1")
+	ref := reg.host + "/tls/base:1"
+	certsD := filepath.Join(dir, "certs.d")
+	if err := os.MkdirAll(filepath.Join(certsD, reg.host), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"LFS_CERTS_D=" + certsD}
+	lfs := func(st *store, args ...string) result { return runWith(t, opts{env: env}, st.args(args)...) }
+
+	before := s.snapshot(t)
+	msg := checkError(t, lfs(s, "pull", ref), []string{"pull", ref})
+	for _, w := range []string{"certificate", reg.host, "unknown authority"} {
+		if !strings.Contains(msg, w) {
+			t.Errorf("pull from an untrusted registry: %q lacks %q", msg, w)
+		}
+	}
+	s.assertUnchanged(t, before)
+	checkError(t, lfs(s, "push", "--compression-format", "zstd", ref, ref), []string{"push"})
+	s.assertUnchanged(t, before)
+
+	if r := lfs(s, "pull", "-q", "--tls-verify=false", ref); r.code != 0 {
+		t.Fatalf("pull --tls-verify=false: exit %d: %s", r.code, r.stderr)
+	}
+	if id := s.id(t, ref); id != f.base.ID() {
+		t.Errorf("pull over TLS: ID %s, want %s", id, f.base.ID())
+	}
+
+	data, err := os.ReadFile(caPath)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(certsD, reg.host, "ca.crt"), data, 0o644)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := newStore(t)
+	if r := lfs(s2, "pull", "-q", ref); r.code != 0 {
+		t.Fatalf("pull with the CA in certs.d: exit %d: %s", r.code, r.stderr)
+	}
+	if id := s2.id(t, ref); id != f.base.ID() {
+		t.Errorf("pull with the CA in certs.d: ID %s, want %s", id, f.base.ID())
+	}
+	if r := lfs(s2, "push", ref, reg.host+"/tls/again:1"); r.code != 0 {
+		t.Errorf("push with the CA in certs.d: exit %d: %s", r.code, r.stderr)
+	}
+}
