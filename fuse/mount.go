@@ -3,7 +3,6 @@ package fuse
 import (
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -47,7 +46,9 @@ func Mount(dir string, u *unionfs.FS, opts ...Option) (*Server, error) {
 	top := &node{r: r}
 	top.snap.Store(rootNode)
 	entry, attr := lowerTimeout, lowerTimeout
-	neg := time.Duration(0)
+	// A name absent now stays absent until something creates it through
+	// the mount, which drops the kernel's negative entry itself.
+	neg := lowerTimeout
 	mo := fuse.MountOptions{
 		FsName:       "lfs",
 		Name:         "lfs",

@@ -38,6 +38,19 @@ func (n *node) path() string {
 	return p
 }
 
+// orphan reports whether n has no name left (unlinked while open): its
+// path would be a prefix of some other entry's, so it must not be used.
+func (n *node) orphan() bool {
+	for p := &n.Inode; !p.IsRoot(); {
+		_, parent := p.Parent()
+		if parent == nil {
+			return true
+		}
+		p = parent
+	}
+	return false
+}
+
 // dir returns n's snapshot for looking up children, at n's current path
 // (a pure-upper directory may have been renamed since).
 func (n *node) dir() (*unionfs.Node, error) {
@@ -80,7 +93,15 @@ func (n *node) newChild(ctx context.Context, c *unionfs.Node, out *fuse.EntryOut
 	out.SetAttrTimeout(t)
 	child := &node{r: n.r}
 	child.snap.Store(c)
-	in := n.NewInode(ctx, child, fs.StableAttr{Mode: a.Mode & unix.S_IFMT, Ino: a.Ino})
+	sa := fs.StableAttr{Mode: a.Mode & unix.S_IFMT, Ino: a.Ino}
+	in := n.NewInode(ctx, child, sa)
+	for in.StableAttr().Mode != sa.Mode {
+		// The upper's filesystem reused the number of an entry the
+		// kernel still knows (a file replaced by a symlink): another
+		// generation makes it another inode.
+		sa.Gen = in.StableAttr().Gen + 1
+		in = n.NewInode(ctx, child, sa)
+	}
 	if existing, ok := in.Operations().(*node); ok && existing != child {
 		existing.snap.Store(c)
 	}
@@ -126,21 +147,30 @@ func (n *node) childPath(name string) string {
 var _ = (fs.NodeGetattrer)((*node)(nil))
 
 func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	c, err := n.r.u.Refresh(n.snap.Load(), n.path())
-	if err == nil {
-		n.snap.Store(c)
+	if h, ok := f.(*handle); ok && h.f.Upper() != nil && h.f.Lower() == nil {
+		// fstat: the open upper file knows itself, even once unlinked
+		// or renamed over, when its path names something else.
+		var st syscall.Stat_t
+		if err := syscall.Fstat(int(h.f.Upper().Fd()), &st); err != nil {
+			return toErrno("fstat", err)
+		}
+		out.FromStat(&st)
+		out.Ino = n.StableAttr().Ino
+		out.SetTimeout(upperTimeout)
+		return 0
+	}
+	var c *unionfs.Node
+	err := error(unionfs.ErrNotExist)
+	if !n.orphan() {
+		if c, err = n.r.u.Refresh(n.snap.Load(), n.path()); err == nil {
+			n.snap.Store(c)
+		}
+	}
+	if err == nil && c.Type.ModeBits() != n.StableAttr().Mode&unix.S_IFMT && !n.IsRoot() {
+		// The path names another entry now (renamed over meanwhile).
+		err = unionfs.ErrNotExist
 	}
 	if err != nil {
-		// An unlinked file still open: its handle knows it.
-		if h, ok := f.(*handle); ok && h.f.Upper() != nil {
-			var st syscall.Stat_t
-			if err := syscall.Fstat(int(h.f.Upper().Fd()), &st); err != nil {
-				return toErrno("fstat", err)
-			}
-			out.FromStat(&st)
-			out.Ino = n.StableAttr().Ino
-			return 0
-		}
 		return toErrno("getattr", err)
 	}
 	a, err := n.r.u.Attr(c)
@@ -194,19 +224,80 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 	return n.Getattr(ctx, f, out)
 }
 
-var _ = (fs.NodeReaddirer)((*node)(nil))
+var _ = (fs.NodeOpendirHandler)((*node)(nil))
 
-func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
-	ents, err := n.r.u.ReadDir(n.path())
-	if err != nil {
-		return nil, toErrno("readdir", err)
-	}
-	list := make([]fuse.DirEntry, len(ents))
-	for i, e := range ents {
-		list[i] = fuse.DirEntry{Name: e.Name, Ino: e.Ino, Mode: e.Type.ModeBits()}
-	}
-	return fs.NewListDirStream(list), 0
+// OpendirHandle lets the kernel cache every listing (FOPEN_CACHE_DIR): it
+// drops the cache itself when a change through the mount touches the
+// directory (fuse_dir_changed), and nothing else changes it.
+func (n *node) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	return &dirHandle{n: n}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
 }
+
+// listing returns n's merged entries, from the snapshot when it is fresh.
+func (n *node) listing() ([]unionfs.DirEntry, error) {
+	c, err := n.r.u.Refresh(n.snap.Load(), n.path())
+	if err != nil {
+		return nil, err
+	}
+	n.snap.Store(c)
+	return n.r.u.ReadDirNode(c)
+}
+
+// dirHandle is an open directory. It lists the directory when read from
+// offset 0 and serves later offsets (seekdir) from that listing, so that
+// telldir cookies stay good while the handle is open. An entry's offset
+// is its index plus one, "." and ".." counted.
+type dirHandle struct {
+	n    *node
+	ents []unionfs.DirEntry
+	pos  int
+	err  syscall.Errno
+}
+
+var _ = (fs.FileReaddirenter)((*dirHandle)(nil))
+
+func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	if d.ents == nil {
+		ents, err := d.n.listing()
+		if err != nil {
+			return nil, toErrno("readdir", err)
+		}
+		d.ents = ents
+	}
+	// "." and ".." first, as every local filesystem lists them.
+	if d.pos < 2 {
+		d.pos++
+		ino := d.n.StableAttr().Ino
+		name := "."
+		if d.pos == 2 {
+			name = ".."
+			if _, p := d.n.Parent(); p != nil {
+				ino = p.StableAttr().Ino
+			}
+		}
+		return &fuse.DirEntry{Name: name, Ino: ino, Mode: unix.S_IFDIR, Off: uint64(d.pos)}, 0
+	}
+	if d.pos-2 >= len(d.ents) {
+		return nil, 0
+	}
+	e := &d.ents[d.pos-2]
+	d.pos++
+	return &fuse.DirEntry{Name: e.Name, Ino: e.Ino, Mode: e.Type.ModeBits(), Off: uint64(d.pos)}, 0
+}
+
+var _ = (fs.FileSeekdirer)((*dirHandle)(nil))
+
+func (d *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	if off == 0 {
+		d.ents = nil // rewinddir: list again
+	}
+	d.pos = int(off)
+	return 0
+}
+
+var _ = (fs.FileReleasedirer)((*dirHandle)(nil))
+
+func (d *dirHandle) Releasedir(ctx context.Context, flags uint32) {}
 
 var _ = (fs.NodeReadlinker)((*node)(nil))
 
@@ -330,6 +421,17 @@ var _ = (fs.NodeReader)((*node)(nil))
 
 func (n *node) Read(ctx context.Context, f fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	h := f.(*handle)
+	if h.f.Lower() != nil {
+		// Copied up since it was opened (a write through another
+		// descriptor): read the new data, as overlayfs does. Free
+		// while nothing changed (Refresh compares an epoch).
+		if c, err := n.r.u.Refresh(n.snap.Load(), n.path()); err == nil {
+			n.snap.Store(c)
+			if err := n.r.u.Follow(h.f, c); err != nil {
+				return nil, toErrno("read", err)
+			}
+		}
+	}
 	if d := h.f.Lower(); d != nil {
 		if file, base, ok := d.File(); ok {
 			// Zero copy: go-fuse splices from the layer's file.
@@ -357,6 +459,16 @@ func (n *node) Write(ctx context.Context, f fs.FileHandle, data []byte, off int6
 	return uint32(k), 0
 }
 
+var _ = (fs.NodeAllocater)((*node)(nil))
+
+func (n *node) Allocate(ctx context.Context, f fs.FileHandle, off uint64, size uint64, mode uint32) syscall.Errno {
+	h, ok := f.(*handle)
+	if !ok || h.f.Upper() == nil || h.f.Lower() != nil {
+		return syscall.EBADF
+	}
+	return toErrno("fallocate", unix.Fallocate(int(h.f.Upper().Fd()), mode, int64(off), int64(size)))
+}
+
 var _ = (fs.NodeFsyncer)((*node)(nil))
 
 func (n *node) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall.Errno {
@@ -368,7 +480,9 @@ func (n *node) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall
 
 var _ = (fs.NodeFlusher)((*node)(nil))
 
-func (n *node) Flush(ctx context.Context, f fs.FileHandle) syscall.Errno { return 0 }
+// Flush has nothing to do (writes are never buffered here). ENOSYS tells
+// the kernel so once, and it stops sending FLUSH on every close.
+func (n *node) Flush(ctx context.Context, f fs.FileHandle) syscall.Errno { return syscall.ENOSYS }
 
 var _ = (fs.NodeReleaser)((*node)(nil))
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -75,6 +76,22 @@ func (l *dirLayer) abs(p string) string {
 		return l.root
 	}
 	return l.root + "/" + p
+}
+
+// openBeneath opens p below the directory dirfd without following any
+// symlink on the way, so that a component swapped for a symlink meanwhile
+// (a rename racing with a lookup) cannot lead outside the layer: ELOOP.
+func openBeneath(dirfd int, p string, flags int, mode uint32) (int, error) {
+	for {
+		fd, err := unix.Openat2(dirfd, p, &unix.OpenHow{
+			Flags:   uint64(flags),
+			Mode:    uint64(mode),
+			Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_BENEATH,
+		})
+		if err != unix.EAGAIN { // a concurrent rename elsewhere: retry
+			return fd, err
+		}
+	}
 }
 
 func (l *dirLayer) lstat(p string, st *unix.Stat_t) error {
@@ -166,7 +183,7 @@ func (l *dirLayer) readDir(p string) ([]DirEntry, error) {
 	if p == "" {
 		p = "."
 	}
-	fd, err := unix.Openat(l.fd, p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	fd, err := openBeneath(l.fd, p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, fmt.Errorf("read dir %s: %w", l.abs(p), err)
 	}
@@ -267,18 +284,11 @@ func (l *dirLayer) Readlink(r Ref) (string, error) {
 	}
 }
 
+// Open opens the file on its first read: a warm read is served from the
+// kernel's page cache and never reaches the layer, so most opens need no
+// descriptor at all.
 func (l *dirLayer) Open(r Ref) (Data, error) {
-	fd, err := unix.Openat(l.fd, r.Path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", l.abs(r.Path), err)
-	}
-	f := os.NewFile(uintptr(fd), l.abs(r.Path))
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return &fileData{f: f, size: fi.Size()}, nil
+	return &fileData{l: l, path: r.Path}, nil
 }
 
 func (l *dirLayer) Xattrs(r Ref) (map[string][]byte, error) {
@@ -301,6 +311,28 @@ func (l *dirLayer) Xattrs(r Ref) (map[string][]byte, error) {
 		m[n] = v
 	}
 	return m, nil
+}
+
+// Links walks the whole layer: hard links are rare, and a copy-up of one
+// happens once.
+func (l *dirLayer) Links(r Ref) ([]string, error) {
+	var st unix.Stat_t
+	if err := l.lstat(r.Path, &st); err != nil {
+		return nil, fmt.Errorf("stat %s: %w", l.abs(r.Path), err)
+	}
+	var out []string
+	err := filepath.WalkDir(l.root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil
+		}
+		rel, _ := filepath.Rel(l.root, p)
+		var x unix.Stat_t
+		if l.lstat(rel, &x) == nil && x.Ino == st.Ino && x.Dev == st.Dev {
+			out = append(out, rel)
+		}
+		return nil
+	})
+	return out, err
 }
 
 // getXattr reads one attribute of path, not following a final symlink.
@@ -349,12 +381,60 @@ func listXattrs(path string) ([]string, error) {
 	return names, nil
 }
 
+// fileData is an open regular file of a directory layer, opened lazily.
 type fileData struct {
+	l    *dirLayer
+	path string
+
+	once sync.Once
 	f    *os.File
 	size int64
+	err  error
 }
 
-func (d *fileData) ReadAt(p []byte, off int64) (int, error) { return d.f.ReadAt(p, off) }
-func (d *fileData) Size() int64                             { return d.size }
-func (d *fileData) File() (*os.File, int64, bool)           { return d.f, 0, true }
-func (d *fileData) Close() error                            { return d.f.Close() }
+func (d *fileData) open() error {
+	d.once.Do(func() {
+		fd, err := openBeneath(d.l.fd, d.path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+		if err != nil {
+			d.err = fmt.Errorf("open %s: %w", d.l.abs(d.path), err)
+			return
+		}
+		d.f = os.NewFile(uintptr(fd), d.l.abs(d.path))
+		fi, err := d.f.Stat()
+		if err != nil {
+			d.err = err
+			return
+		}
+		d.size = fi.Size()
+	})
+	return d.err
+}
+
+func (d *fileData) ReadAt(p []byte, off int64) (int, error) {
+	if err := d.open(); err != nil {
+		return 0, err
+	}
+	return d.f.ReadAt(p, off)
+}
+
+func (d *fileData) Size() int64 {
+	if d.open() != nil {
+		return 0
+	}
+	return d.size
+}
+
+func (d *fileData) File() (*os.File, int64, bool) {
+	if d.open() != nil {
+		return nil, 0, false
+	}
+	return d.f, 0, true
+}
+
+func (d *fileData) Close() error {
+	d.once.Do(func() {}) // never opened: stays so; else see d.f
+	if d.f == nil {
+		return nil
+	}
+	return d.f.Close()
+}

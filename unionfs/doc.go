@@ -54,13 +54,24 @@
 // entry's offset), none for O_TRUNC and only the kept prefix for a
 // truncate; then xattrs, owner (as root), mode and times. One mutex
 // serialises copy-ups, so concurrent first writes copy once; reads never
-// take it.
+// take it. A regular file hard-linked within its layer is copied once and
+// every other name of the group that the union shows from that layer is
+// linked to the copy (copying up its directories), so the names stay one
+// inode with one content, as overlayfs with index=on keeps them (with
+// index=off, overlayfs breaks the link instead). A [File] opened for
+// reading before the copy-up follows it ([FS.Follow]) and reads the new
+// data, as overlayfs does since Linux 4.19.
 //
 // # Paths
 //
 // Methods take paths relative to the root. Lookups resolve from a parent
 // [Node] (what the FUSE server keeps per inode); mutating methods resolve
-// their paths again, so no stale snapshot decides a change. Directory
+// their paths again, so no stale snapshot decides a change. The FS counts
+// completed changes (an epoch): a Node resolved since the last one is
+// still true, so read paths ([FS.Refresh]) reuse it without a syscall,
+// and a lower-only Node computes its attributes and listing once. Upper
+// files are opened with openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS), so a
+// directory swapped for a symlink meanwhile never leads out of the upper. Directory
 // renames are refused with ErrCrossDevice unless the directory lies in the
 // upper only (overlayfs without redirect_dir answers EXDEV too).
 package unionfs

@@ -128,6 +128,17 @@ func (l *tarLayer) Xattrs(r Ref) (map[string][]byte, error) {
 	return m, nil
 }
 
+func (l *tarLayer) Links(r Ref) ([]string, error) {
+	want := l.idx.Entry(tarindex.ID(r.ID)).Inode
+	var out []string
+	for id := range l.idx.Len() {
+		if e := l.idx.Entry(tarindex.ID(id)); e.Inode == want && e.Type == tarindex.TypeReg {
+			out = append(out, strings.TrimPrefix(l.idx.Path(tarindex.ID(id)), "/"))
+		}
+	}
+	return out, nil
+}
+
 type tarData struct {
 	l  *tarLayer
 	id tarindex.ID

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,7 +30,18 @@ type FS struct {
 	// lower file copy it once. Reads never take it.
 	copyMu sync.Mutex
 	tmpSeq uint64
+
+	// epoch counts completed changes to the upper directory. A Node
+	// resolved at epoch e still describes the tree while the epoch is e:
+	// lower layers never change, and the upper changes only through
+	// this FS. Read paths compare it instead of asking the upper again.
+	epoch atomic.Uint64
 }
+
+// changed ends a change of the upper directory: every snapshot taken
+// before it is suspect from now on. Mutating methods defer it, so that a
+// walk that overlapped the change is not trusted after it.
+func (f *FS) changed() { f.epoch.Add(1) }
 
 // Option configures New.
 type Option func(*options)
@@ -113,6 +125,12 @@ type Node struct {
 	Path string // relative to the root, "." for the root
 	Type Type
 	hits []hit
+
+	// epoch is the FS epoch the snapshot is known good at (see Refresh).
+	epoch atomic.Uint64
+	// What a lower-only entry shows never changes; it is computed once.
+	attr atomic.Pointer[Attr]
+	ents atomic.Pointer[[]DirEntry]
 }
 
 // InUpper reports whether the upper directory holds the entry (it was
@@ -155,10 +173,12 @@ func (f *FS) rootNode() (*Node, error) {
 
 // Resolve walks path from the root.
 func (f *FS) Resolve(path string) (*Node, error) {
+	e := f.epoch.Load()
 	n, err := f.rootNode()
 	if err != nil {
 		return nil, err
 	}
+	n.epoch.Store(e)
 	p := clean(path)
 	if p == "." {
 		return n, nil
@@ -180,7 +200,9 @@ func (f *FS) Lookup(dir *Node, name string) (*Node, error) {
 	if Reserved(name) || name == "." || name == ".." || name == "" {
 		return nil, ErrNotExist
 	}
+	// The child is no fresher than the snapshot of dir it came from.
 	n := &Node{Path: join(dir.Path, name)}
+	n.epoch.Store(min(f.epoch.Load(), dir.epoch.Load()))
 	try := func(layer int, in Ref) (stop bool, err error) {
 		fd, err := f.layers[layer].Lookup(in, name)
 		if err != nil {
@@ -240,6 +262,9 @@ func ino(layer int, local uint64) uint64 {
 
 // Attr returns n's attributes as the merged view shows them.
 func (f *FS) Attr(n *Node) (Attr, error) {
+	if a := n.attr.Load(); a != nil {
+		return *a, nil
+	}
 	top := n.hits[0]
 	a, err := f.layers[top.layer].Stat(top.Ref)
 	if err != nil {
@@ -250,6 +275,9 @@ func (f *FS) Attr(n *Node) (Attr, error) {
 		// As overlayfs: counting subdirectories across layers is not
 		// worth it, and find(1) takes 1 as "unknown".
 		a.Nlink = 1
+	}
+	if n.Lower() {
+		n.attr.Store(&a)
 	}
 	return a, nil
 }
@@ -293,6 +321,19 @@ func (f *FS) ReadDir(path string) ([]DirEntry, error) {
 		return nil, err
 	}
 	return f.readDir(n)
+}
+
+// ReadDirNode is ReadDir for a node just refreshed (see Refresh). The
+// slice is shared: callers must not change it.
+func (f *FS) ReadDirNode(n *Node) ([]DirEntry, error) {
+	if e := n.ents.Load(); e != nil {
+		return *e, nil
+	}
+	ents, err := f.readDir(n)
+	if err == nil && n.Lower() {
+		n.ents.Store(&ents)
+	}
+	return ents, err
 }
 
 func (f *FS) readDir(n *Node) ([]DirEntry, error) {
@@ -351,13 +392,21 @@ func (f *FS) upperDirentIno(dir *Node, e DirEntry) uint64 {
 }
 
 // Refresh returns n if it still describes path p, else p resolved again.
-// A lower-only snapshot goes stale only when the entry is copied up or
-// deleted, which one lstat of the upper tells; upper snapshots are always
-// resolved again. It lets the hot paths (open, getattr) skip walking from
-// the root.
+// A snapshot taken since the last change of the upper is good as it is.
+// Else a lower-only file's goes stale only when the entry is copied up or
+// deleted, which one lstat of the upper tells; other snapshots are
+// resolved again. It lets the hot paths (open, getattr, readdir) skip
+// walking from the root.
 func (f *FS) Refresh(n *Node, p string) (*Node, error) {
 	p = clean(p)
-	if n != nil && n.Path == p && n.Lower() && n.Type != TypeDir {
+	if n == nil || n.Path != p {
+		return f.Resolve(p)
+	}
+	e := f.epoch.Load()
+	if n.epoch.Load() == e {
+		return n, nil
+	}
+	if n.Lower() && n.Type != TypeDir {
 		if f.upper == nil {
 			return n, nil
 		}
@@ -366,6 +415,7 @@ func (f *FS) Refresh(n *Node, p string) (*Node, error) {
 		if f.upper.lstat(p, &st) == unix.ENOENT {
 			dir, name := splitPath(p)
 			if f.upper.lstat(join(dir, whiteoutPrefix+name), &st) != nil {
+				n.epoch.Store(e)
 				return n, nil
 			}
 		}

@@ -118,7 +118,7 @@ func (f *FS) clearWhiteout(dir, name string) (done func(), err error) {
 // whiteout records in the upper that name in dir is deleted.
 func (f *FS) whiteout(dir, name string) error {
 	p := join(dir, whiteoutPrefix+name)
-	fd, err := unix.Openat(f.upper.fd, p, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
+	fd, err := openBeneath(f.upper.fd, p, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
 	if err == unix.EEXIST {
 		return nil
 	}
@@ -154,6 +154,7 @@ func (f *FS) copyUp(n *Node, keep int64) error {
 	}
 	f.copyMu.Lock()
 	defer f.copyMu.Unlock()
+	defer f.changed()
 	return f.copyUpLocked(n, keep)
 }
 
@@ -196,6 +197,56 @@ func (f *FS) copyUpLocked(n *Node, keep int64) error {
 	if err := unix.Renameat(unix.AT_FDCWD, tmp, f.upper.fd, n.Path); err != nil {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("copy up %s: %w", n.Path, err)
+	}
+	if n.Type == TypeReg && a.Nlink > 1 {
+		return f.linkUp(n, l, a)
+	}
+	return nil
+}
+
+// linker is a Layer that can name every member of a hard link group.
+type linker interface {
+	// Links returns the paths (relative to the layer's root) of the
+	// entries that share r's inode, r's own included.
+	Links(r Ref) ([]string, error)
+}
+
+// linkUp links the other names of n's hard link group, where the union
+// still shows them from n's layer, to n's fresh copy: the kernel knows
+// them as one inode, and they stay one (as overlayfs with index=on keeps
+// them). Names shadowed by a higher layer or deleted are left alone.
+func (f *FS) linkUp(n *Node, l Layer, a Attr) error {
+	lk, ok := l.(linker)
+	if !ok {
+		return nil
+	}
+	names, err := lk.Links(n.hits[0].Ref)
+	if err != nil {
+		return fmt.Errorf("copy up %s: %w", n.Path, err)
+	}
+	for _, q := range names {
+		if q == n.Path {
+			continue
+		}
+		m, err := f.Resolve(q)
+		if err != nil || m.InUpper() || m.hits[0].layer != n.hits[0].layer {
+			continue
+		}
+		if b, err := l.Stat(m.hits[0].Ref); err != nil || b.Ino != a.Ino {
+			continue
+		}
+		if dir := path.Dir(q); dir != "." {
+			d, err := f.Resolve(dir)
+			if err != nil {
+				return err
+			}
+			if err := f.copyUpLocked(d, -1); err != nil {
+				return err
+			}
+		}
+		if err := unix.Linkat(f.upper.fd, n.Path, f.upper.fd, q, 0); err != nil {
+			return fmt.Errorf("copy up %s: link %s: %w", n.Path, q, err)
+		}
 	}
 	return nil
 }
@@ -367,11 +418,11 @@ func (f *FS) open(n *Node, flags int) (*File, error) {
 		// O_DIRECT would demand aligned buffers of the server; the
 		// kernel already bypasses its cache for the caller.
 		fl := flags&^(unix.O_CREAT|unix.O_EXCL|unix.O_DIRECT|unix.O_NOCTTY) | unix.O_CLOEXEC | unix.O_NOFOLLOW
-		fd, err := unix.Openat(f.upper.fd, n.Path, fl, 0)
+		fd, err := openBeneath(f.upper.fd, n.Path, fl, 0)
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", n.Path, err)
 		}
-		return &File{up: os.NewFile(uintptr(fd), n.Path)}, nil
+		return upperFile(os.NewFile(uintptr(fd), n.Path)), nil
 	}
 	top := n.hits[0]
 	d, err := f.layers[top.layer].Open(top.Ref)
@@ -384,6 +435,7 @@ func (f *FS) open(n *Node, flags int) (*File, error) {
 // Create makes a regular file at path and opens it with flags. If the name
 // exists, it opens it instead, or fails with ErrExist under O_EXCL.
 func (f *FS) Create(p string, flags int, mode uint32, o Owner) (*File, error) {
+	defer f.changed()
 	if n, err := f.Resolve(p); err == nil {
 		if flags&unix.O_EXCL != 0 {
 			return nil, ErrExist
@@ -400,11 +452,11 @@ func (f *FS) Create(p string, flags int, mode uint32, o Owner) (*File, error) {
 	}
 	rel := join(dir.Path, name)
 	fl := flags&^(unix.O_DIRECT|unix.O_NOCTTY) | unix.O_CREAT | unix.O_EXCL | unix.O_CLOEXEC | unix.O_NOFOLLOW
-	fd, err := unix.Openat(f.upper.fd, rel, fl, mode&0o777)
+	fd, err := openBeneath(f.upper.fd, rel, fl, mode&0o777)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", rel, err)
 	}
-	h := &File{up: os.NewFile(uintptr(fd), rel)}
+	h := upperFile(os.NewFile(uintptr(fd), rel))
 	if err := f.own(dir.Path, rel, TypeReg, mode, o); err != nil {
 		h.Close()
 		return nil, err
@@ -416,6 +468,7 @@ func (f *FS) Create(p string, flags int, mode uint32, o Owner) (*File, error) {
 // Mkdir makes a directory at path. Where a lower layer's entry of that
 // name was deleted, the new directory is opaque.
 func (f *FS) Mkdir(p string, mode uint32, o Owner) error {
+	defer f.changed()
 	dir, name, err := f.newName(p)
 	if err != nil {
 		return err
@@ -458,6 +511,7 @@ func (f *FS) Mkdir(p string, mode uint32, o Owner) error {
 
 // Mknod makes a device node, FIFO or socket at path; mode carries the type.
 func (f *FS) Mknod(p string, mode uint32, dev uint64, o Owner) error {
+	defer f.changed()
 	dir, name, err := f.newName(p)
 	if err != nil {
 		return err
@@ -479,6 +533,7 @@ func (f *FS) Mknod(p string, mode uint32, dev uint64, o Owner) error {
 
 // Symlink makes a symbolic link at path pointing to target.
 func (f *FS) Symlink(target, p string, o Owner) error {
+	defer f.changed()
 	dir, name, err := f.newName(p)
 	if err != nil {
 		return err
@@ -500,6 +555,7 @@ func (f *FS) Symlink(target, p string, o Owner) error {
 
 // Link makes newpath a hard link to oldpath, copying oldpath up first.
 func (f *FS) Link(oldpath, newpath string) error {
+	defer f.changed()
 	src, err := f.Resolve(oldpath)
 	if err != nil {
 		return err
@@ -529,6 +585,7 @@ func (f *FS) Link(oldpath, newpath string) error {
 // Unlink removes the non-directory at path, leaving a whiteout where a
 // lower layer holds the name.
 func (f *FS) Unlink(p string) error {
+	defer f.changed()
 	if err := f.writable(); err != nil {
 		return err
 	}
@@ -575,6 +632,7 @@ func (f *FS) remove(dir *Node, name string, n *Node) error {
 
 // Rmdir removes the directory at path if it is empty in the merged view.
 func (f *FS) Rmdir(p string) error {
+	defer f.changed()
 	if err := f.writable(); err != nil {
 		return err
 	}
@@ -604,6 +662,7 @@ func (f *FS) Rmdir(p string) error {
 // mv then copies). flags may hold RenameNoReplace or RenameExchange (of
 // two non-directories).
 func (f *FS) Rename(oldpath, newpath string, flags uint32) error {
+	defer f.changed()
 	if err := f.writable(); err != nil {
 		return err
 	}
@@ -726,6 +785,7 @@ type SetAttr struct {
 // Setattr changes attributes of path, copying it up first (without the
 // data a truncation discards).
 func (f *FS) Setattr(p string, in SetAttr) error {
+	defer f.changed()
 	if err := f.writable(); err != nil {
 		return err
 	}
@@ -787,6 +847,7 @@ func (f *FS) Setattr(p string, in SetAttr) error {
 // Setxattr sets an extended attribute of path (flags as setxattr(2)),
 // copying it up first. Bookkeeping attributes are refused (ErrPermission).
 func (f *FS) Setxattr(p, name string, value []byte, flags int) error {
+	defer f.changed()
 	if privateXattr(name) {
 		return ErrPermission
 	}
@@ -808,6 +869,7 @@ func (f *FS) Setxattr(p, name string, value []byte, flags int) error {
 
 // Removexattr removes an extended attribute of path, copying it up first.
 func (f *FS) Removexattr(p, name string) error {
+	defer f.changed()
 	if privateXattr(name) {
 		return ErrNoAttr
 	}

@@ -1,5 +1,10 @@
 package unionfstest
 
+import (
+	"fmt"
+	"strings"
+)
+
 // base is a two-layer image most cases start from.
 var base = []Layer{
 	{
@@ -210,4 +215,73 @@ var Cases = []Case{
 		s.Write("d/x", "back")
 		s.Read("d/x")
 	}},
+	{Name: "read-after-copy-up", Layers: base, Steps: func(s *Steps) {
+		s.ReadAfterWrite("d/x", "NEW")
+		s.ReadAfterWrite("d/sub/deep", "D")
+		s.Read("d/x")
+	}},
+	// lfs keeps a layer's hard links together on copy-up, as overlayfs
+	// with index=on does: every name of the group is linked to the copy.
+	{Name: "hardlink-copy-up", Layers: base, Index: true, Steps: func(s *Steps) {
+		s.Remember("a", "hl/a")
+		s.Append("hl/a", "+more")
+		s.Read("hl/a")
+		s.Read("hl/b")
+		s.Stat("hl/a")
+		s.Stat("hl/b")
+		s.SameIno("a", "hl/a")
+		s.SameIno("a", "hl/b")
+		s.Append("hl/b", "+b")
+		s.Read("hl/a")
+	}},
+	{Name: "fsync-append-statfs", Layers: base, Steps: func(s *Steps) {
+		s.Fsync("etc/passwd", "x:1\n")
+		s.Fsync("etc/passwd", "y:2\n")
+		s.Read("etc/passwd")
+		s.Write("fresh", "a")
+		s.Fsync("fresh", "b")
+		s.Read("fresh")
+		s.Statfs(".")
+		s.Statfs("d/sub")
+	}},
+	{Name: "mmap-shared", Layers: base, Steps: func(s *Steps) {
+		s.MmapWrite("etc/passwd", "ROOT")
+		s.Read("etc/passwd")
+		s.Write("fresh", "abcdef")
+		s.MmapWrite("fresh", "XY")
+		s.Read("fresh")
+	}},
+	{Name: "readdir-changing", Layers: manyLayers, Steps: func(s *Steps) {
+		s.ReaddirChanging("many", 5, "e29", "e35", "f03")
+		s.Seekdir("many")
+		s.Ls("many")
+		s.Mkdir("up", 0o755)
+		for _, n := range []string{"a", "b", "c", "d", "e", "f"} {
+			s.Write("up/"+n, n)
+		}
+		s.ReaddirChanging("up", 3, "e", "f")
+		s.Seekdir("up")
+	}},
+	{Name: "long-names", Layers: []Layer{{Dir("n"), File("n/"+strings.Repeat("l", 255), "lower")}}, Steps: func(s *Steps) {
+		s.Write("n/"+strings.Repeat("a", 255), "ok")
+		s.Write("n/"+strings.Repeat("b", 256), "too long")
+		s.Stat("n/" + strings.Repeat("c", 256))
+		s.Mkdir("n/"+strings.Repeat("d", 256), 0o755)
+		s.Read("n/" + strings.Repeat("l", 255))
+		s.Ls("n")
+	}},
 }
+
+// manyLayers gives a merged directory of 60 names, enough for readdir to
+// take several calls.
+var manyLayers = func() []Layer {
+	var lo, hi Layer
+	for i := range 40 {
+		lo = append(lo, File(fmt.Sprintf("many/e%02d", i), ""))
+	}
+	for i := range 20 {
+		hi = append(hi, File(fmt.Sprintf("many/f%02d", i), ""))
+	}
+	hi = append(hi, Whiteout("many/e39"))
+	return []Layer{lo, hi}
+}()

@@ -35,6 +35,9 @@ type Case struct {
 	Name   string
 	Layers []Layer
 	Steps  func(s *Steps)
+	// Index compares with overlayfs mounted with index=on, for what lfs
+	// does as that mode does (hard links kept across copy-up).
+	Index bool
 }
 
 // Suite runs every case of Cases through mount and through kernel
@@ -49,7 +52,11 @@ func Suite(t *testing.T, mount Factory) {
 func Compare(t *testing.T, mount, reference Factory, cases []Case) {
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
-			want := record(t, reference, c)
+			ref := reference
+			if c.Index {
+				ref = kernelOverlayIndex
+			}
+			want := record(t, ref, c)
 			got := record(t, mount, c)
 			if got != want {
 				t.Errorf("union differs from the reference\n%s", diff(want, got))
@@ -392,6 +399,18 @@ func (m *overlayMount) Remount(t *testing.T) {
 // (what lfs implements).
 func KernelOverlay(t *testing.T, layers []Layer) Mount {
 	t.Helper()
+	return kernelOverlay(t, layers, "off")
+}
+
+// kernelOverlayIndex is kernel overlayfs with index=on, which keeps lower
+// hard links together when one name is copied up.
+func kernelOverlayIndex(t *testing.T, layers []Layer) Mount {
+	t.Helper()
+	return kernelOverlay(t, layers, "on")
+}
+
+func kernelOverlay(t *testing.T, layers []Layer, index string) Mount {
+	t.Helper()
 	CanMount(t)
 	base := t.TempDir()
 	dirs := ExtractAll(t, base, layers, Overlay)
@@ -401,8 +420,8 @@ func KernelOverlay(t *testing.T, layers []Layer) Mount {
 			t.Fatal(err)
 		}
 	}
-	m := &overlayMount{dir: mnt, opts: fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s,redirect_dir=off,index=off,metacopy=off",
-		strings.Join(dirs, ":"), upper, work)}
+	m := &overlayMount{dir: mnt, opts: fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s,redirect_dir=off,index=%s,metacopy=off",
+		strings.Join(dirs, ":"), upper, work, index)}
 	if err := m.mount(); err != nil {
 		t.Skipf("kernel overlayfs: %v", err)
 	}
