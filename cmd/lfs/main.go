@@ -101,6 +101,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			systemCommand(), versionCommand(), infoCommand(), completionCommand(),
 			mountCommand(), umountCommand(),
 			pullCommand(), pushCommand(), loginCommand(), logoutCommand(), searchCommand(),
+			runCommand(),
 		},
 		OnUsageError: usageError,
 		ExitErrHandler: func(*cli.Context, error) {
@@ -237,6 +238,10 @@ func reorderArgs(app *cli.App, args []string) []string {
 			break
 		}
 		if a == "-" || !strings.HasPrefix(a, "-") {
+			if flagsEndAtFirstArg[cmd.Name] {
+				pos = append(pos, args[i:]...)
+				break
+			}
 			pos = append(pos, a)
 			continue
 		}
@@ -265,6 +270,12 @@ func reorderArgs(app *cli.App, args []string) []string {
 	}
 	return out
 }
+
+// flagsEndAtFirstArg lists the commands whose arguments end with another
+// program's command line (docker run IMAGE COMMAND ARG...): for them flags
+// end at the first positional argument, so `lfs run img sh -c x` passes -c
+// to sh.
+var flagsEndAtFirstArg = map[string]bool{"run": true}
 
 func findCommand(cmds []*cli.Command, name string) *cli.Command {
 	for _, c := range cmds {

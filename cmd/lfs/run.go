@@ -1,0 +1,204 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/lfs-dev/lfs/sandbox"
+	"github.com/urfave/cli/v2"
+)
+
+type runOptions struct {
+	image      string
+	args       []string
+	rm         bool
+	name       string
+	env        []string
+	envFiles   []string
+	workdir    string
+	user       string
+	entrypoint *string
+	hostname   string
+	network    sandbox.Network
+	stdin      bool
+	init       bool
+}
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "Run a command in a new container",
+		ArgsUsage: "IMAGE [COMMAND [ARG...]]",
+		Description: `Mounts the image (its layers under a fresh writable layer in ROOT/containers/ID),
+starts its ENTRYPOINT/CMD in new mount, pid, uts and ipc namespaces as docker combines
+them, and exits with the command's status: 125 when lfs fails, 126 when the command
+cannot be executed, 127 when it is not found, 128+N when signal N killed it.
+The network is the host's by default (as in HPC runtimes); --network none gives the
+container only lo.`,
+		// -h is the host name, as in docker; --help stays.
+		HideHelp: true,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "rm", Usage: "remove the container's writable layer when it exits"},
+			&cli.StringFlag{Name: "name", Usage: "name of the container"},
+			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set `K=V`, or K from this environment"},
+			&cli.StringSliceFlag{Name: "env-file", Usage: "read environment variables from a `FILE`"},
+			&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working `DIR` inside the container (made if missing)"},
+			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "`USER` name or uid, optionally :group or :gid"},
+			&cli.StringFlag{Name: "entrypoint", Usage: "replace the image's ENTRYPOINT (and drop its CMD); \"\" clears it"},
+			&cli.StringFlag{Name: "hostname", Aliases: []string{"h"}, Usage: "container host `NAME` (default: the first 12 hex digits of its ID)"},
+			&cli.StringFlag{Name: "network", Value: "host", Usage: "host (the host's network, the default) or none (only lo)"},
+			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open to the container"},
+			&cli.BoolFlag{Name: "init", Usage: "run a small init as PID 1 that forwards signals and reaps processes"},
+			&cli.BoolFlag{Name: "help", Usage: "show help"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.Bool("help") {
+				return cli.ShowCommandHelp(c, "run")
+			}
+			if err := needArgs(c, 1, -1); err != nil {
+				return err
+			}
+			o := runOptions{image: c.Args().First(), args: c.Args().Tail(), rm: c.Bool("rm"), name: c.String("name"),
+				env: c.StringSlice("env"), envFiles: c.StringSlice("env-file"), workdir: c.String("workdir"),
+				user: c.String("user"), hostname: c.String("hostname"), stdin: c.Bool("interactive"), init: c.Bool("init")}
+			if c.IsSet("entrypoint") {
+				e := c.String("entrypoint")
+				o.entrypoint = &e
+			}
+			switch n := sandbox.Network(c.String("network")); n {
+			case sandbox.NetworkHost, sandbox.NetworkNone:
+				o.network = n
+			default:
+				return fmt.Errorf("run: network %q: only host and none are supported", n)
+			}
+			return runRun(c, o)
+		},
+	}
+}
+
+func runRun(c *cli.Context, o runOptions) error {
+	s, err := store(c)
+	if err != nil {
+		return err
+	}
+	img, err := s.Resolve(o.image)
+	if err != nil {
+		return err
+	}
+	raw, err := s.Config(img.ID)
+	if err != nil {
+		return err
+	}
+	var cfg struct {
+		Config sandbox.ImageConfig `json:"config"`
+	}
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return fmt.Errorf("run %s: config: %w", o.image, err)
+	}
+	var env []string
+	for _, f := range o.envFiles {
+		vars, err := sandbox.ReadEnvFile(f, os.LookupEnv)
+		if err != nil {
+			return err
+		}
+		env = append(env, vars...)
+	}
+	env = append(env, sandbox.ExpandEnv(o.env, os.LookupEnv)...)
+
+	// A container record (and --name) come with lfs ps/start; until then
+	// the container is its directory under the store, by ID.
+	rawID := make([]byte, 32)
+	rand.Read(rawID)
+	id := hex.EncodeToString(rawID)
+	if o.hostname == "" {
+		o.hostname = id[:12]
+	}
+	spec, err := sandbox.Compose(cfg.Config, sandbox.Options{Args: o.args, Entrypoint: o.entrypoint,
+		Env: env, Workdir: o.workdir, User: o.user, Hostname: o.hostname})
+	if err != nil {
+		return err
+	}
+	spec.Network, spec.Init = o.network, o.init
+
+	dir := filepath.Join(s.Root(), "containers", id)
+	mp := filepath.Join(dir, "rootfs")
+	// The container's directory is private; the upper is the root
+	// directory of the container, which everyone must be able to enter.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	for _, d := range []string{filepath.Join(dir, "upper"), filepath.Join(dir, "work"), mp} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return fmt.Errorf("run: %w", err)
+		}
+	}
+	// The container's directory goes with --rm, and with a failure before
+	// the command ran (docker keeps a created container; we have no
+	// record to keep yet).
+	keep := false
+	defer func() {
+		if o.rm || !keep {
+			os.RemoveAll(dir)
+		}
+	}()
+	if spec.Etc, err = sandbox.WriteEtc(dir, o.hostname, o.network); err != nil {
+		return err
+	}
+	srv, _, cleanup, err := mountUnion(c, mountOptions{image: o.image, mountpoint: mp,
+		upper: filepath.Join(dir, "upper"), work: filepath.Join(dir, "work")})
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	defer srv.Unmount()
+	spec.Rootfs = mp
+
+	// Signals are caught before the container starts, so none sent in
+	// between kills lfs (and, through Pdeathsig, the container) without
+	// the mount coming down.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
+	defer signal.Stop(sigs)
+	stdio := sandbox.Stdio{Stdout: os.Stdout, Stderr: os.Stderr}
+	if o.stdin {
+		stdio.Stdin = os.Stdin
+	}
+	p, err := sandbox.Start(spec, stdio)
+	if err != nil {
+		var ee *sandbox.ExecError
+		if errors.As(err, &ee) {
+			keep = true
+			return &exitError{code: ee.Code, err: err}
+		}
+		return err
+	}
+	keep = true
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case sig := <-sigs:
+				p.Signal(sig)
+			case <-done:
+				return
+			}
+		}
+	}()
+	code, err := p.Wait()
+	close(done)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return errSilent(code)
+	}
+	return nil
+}

@@ -1,0 +1,50 @@
+package sandbox
+
+// Network is a container's network namespace.
+type Network string
+
+const (
+	// NetworkHost shares the caller's network namespace (the default, as
+	// in HPC runtimes).
+	NetworkHost Network = "host"
+	// NetworkNone gives the container a network namespace of its own,
+	// with only the loopback interface, up.
+	NetworkNone Network = "none"
+)
+
+// Spec is everything the child needs, sent to it as JSON over a pipe.
+type Spec struct {
+	// Rootfs is the host path of the container's root filesystem; the
+	// child bind-mounts it onto itself and pivots into it.
+	Rootfs string `json:"rootfs"`
+	// Args is the command; Args[0] is looked up in Env's PATH unless it
+	// holds a slash.
+	Args []string `json:"args"`
+	// Env is the command's whole environment. HOME is added from the
+	// user's passwd entry (else "/") when missing.
+	Env []string `json:"env"`
+	// Cwd is the working directory inside the container, made (0755, by
+	// root) when missing.
+	Cwd string `json:"cwd"`
+	// User is docker's -u: "", "name", "uid", with ":group" or ":gid";
+	// names resolve through the container's /etc/passwd and /etc/group.
+	User string `json:"user,omitempty"`
+	// Hostname is set in the container's UTS namespace.
+	Hostname string `json:"hostname"`
+	// Network is NetworkHost ("" too) or NetworkNone.
+	Network Network `json:"network,omitempty"`
+	// Etc maps "hosts", "hostname" and "resolv.conf" to host files that
+	// are bind-mounted onto /etc/NAME in the container (see WriteEtc).
+	Etc map[string]string `json:"etc,omitempty"`
+	// Init makes a small init built into this binary PID 1: it starts the
+	// command, forwards signals to it, reaps orphans and exits with the
+	// command's status (128+N when signal N killed it).
+	Init bool `json:"init,omitempty"`
+}
+
+// report is the child's one message: why it could not exec. Errno is the
+// exec's own error number, or 0 when an earlier step failed.
+type report struct {
+	Error string `json:"error"`
+	Errno int    `json:"errno,omitempty"`
+}
