@@ -53,3 +53,8 @@ run ls "$mp" "$mp/etc"
 run sh -c "echo 'hello from lfs' > $mp/etc/motd && rm $mp/bin/vi"
 run find "$out/upper" -mindepth 1 -not -path '*/.wh..wh.work*'
 lfs umount "$mp"
+
+# And run them: the image's CMD, then a command of ours, in new namespaces
+# on the same union (lfs run, first part of the runtime).
+lfs run --rm hello
+lfs run --rm -h demo busybox:demo sh -c 'echo "$(hostname): pid $$, $(id)"'
