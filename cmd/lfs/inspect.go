@@ -8,6 +8,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/lfs-dev/lfs/container"
 	"github.com/lfs-dev/lfs/format"
 	"github.com/lfs-dev/lfs/layerstore"
 	"github.com/lfs-dev/lfs/reference"
@@ -24,11 +25,11 @@ type inspectOptions struct {
 func inspectCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "inspect",
-		Usage:     "Return low-level information on images",
+		Usage:     "Return low-level information on containers and images",
 		ArgsUsage: "NAME|ID [NAME|ID...]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "format output using a custom template: 'json' or a Go template"},
-			&cli.StringFlag{Name: "type", Usage: "only inspect objects of the given `TYPE` (image)"},
+			&cli.StringFlag{Name: "type", Usage: "only inspect objects of the given `TYPE` (container or image)"},
 		},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1, -1); err != nil {
@@ -95,7 +96,7 @@ type rootFS struct {
 }
 
 func runInspect(c *cli.Context, o inspectOptions) error {
-	if o.kind != "" && o.kind != "image" {
+	if o.kind != "" && o.kind != "image" && o.kind != "container" {
 		return fmt.Errorf("%q is not a valid value for --type", o.kind)
 	}
 	s, err := store(c)
@@ -105,6 +106,18 @@ func runInspect(c *cli.Context, o inspectOptions) error {
 	var objs []any
 	var errs []error
 	for _, n := range o.names {
+		// As docker: a container by that name first, then an image.
+		if o.kind != "image" {
+			ct, err := container.Get(s, n)
+			if err == nil {
+				objs = append(objs, inspectContainer(ct))
+				continue
+			}
+			if o.kind == "container" || !errors.Is(err, container.ErrNotFound) {
+				errs = append(errs, err)
+				continue
+			}
+		}
 		img, err := s.Resolve(n)
 		if err != nil {
 			errs = append(errs, err)

@@ -101,7 +101,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			systemCommand(), versionCommand(), infoCommand(), completionCommand(),
 			mountCommand(), umountCommand(),
 			pullCommand(), pushCommand(), loginCommand(), logoutCommand(), searchCommand(),
-			runCommand(),
+			runCommand(), createCommand(), startCommand(), psCommand(), rmCommand(), diffCommand(), commitCommand(), exportCommand(),
 		},
 		OnUsageError: usageError,
 		ExitErrHandler: func(*cli.Context, error) {
@@ -275,7 +275,7 @@ func reorderArgs(app *cli.App, args []string) []string {
 // program's command line (docker run IMAGE COMMAND ARG...): for them flags
 // end at the first positional argument, so `lfs run img sh -c x` passes -c
 // to sh.
-var flagsEndAtFirstArg = map[string]bool{"run": true}
+var flagsEndAtFirstArg = map[string]bool{"run": true, "create": true}
 
 func findCommand(cmds []*cli.Command, name string) *cli.Command {
 	for _, c := range cmds {

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lfs-dev/lfs/container"
 	lfsfuse "github.com/lfs-dev/lfs/fuse"
 	"github.com/lfs-dev/lfs/unionfs"
 	"github.com/urfave/cli/v2"
@@ -36,8 +37,9 @@ const mountNotifyEnv = "LFS_MOUNT_NOTIFY_FD"
 
 // mountReady is the one message the server of a detached mount sends.
 type mountReady struct {
-	Error string `json:"error,omitempty"`
-	Upper string `json:"upper,omitempty"`
+	Error     string `json:"error,omitempty"`
+	Upper     string `json:"upper,omitempty"`
+	Container string `json:"container,omitempty"`
 }
 
 func mountCommand() *cli.Command {
@@ -46,8 +48,9 @@ func mountCommand() *cli.Command {
 		Usage:     "Mount an image, or a union of directories, with a writable upper layer",
 		ArgsUsage: "IMAGE MOUNTPOINT | --lower DIR[:DIR...] --upper DIR MOUNTPOINT",
 		Description: `Serves the union over FUSE until Ctrl-C, SIGTERM or "lfs umount"; with -d, in the
-background. Without --upper, an image mount writes to ROOT/containers/ID/upper, whose
-path is printed.`,
+background. Without --upper, an image mount is a container (see lfs ps -a): it writes
+to ROOT/containers/ID/upper; the ID and the path are printed, and once unmounted
+lfs diff, commit and export read the changes.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "upper", Usage: "writable upper directory"},
 			&cli.StringFlag{Name: "work", Usage: "work directory on the upper's filesystem (default: inside the upper, hidden)"},
@@ -96,18 +99,51 @@ func runMount(c *cli.Context, o mountOptions) error {
 			w.Close()
 		}
 	}
+	var rec *container.Container
+	if o.image != "" && o.upper == "" && !o.readOnly {
+		// Without --upper, an image mount is a container: lfs diff and
+		// commit read its writable layer once it is unmounted.
+		r, err := createMountContainer(c, o.image)
+		if err != nil {
+			notify(mountReady{Error: err.Error()})
+			return err
+		}
+		rec, o.upper, o.work = &r, r.Upper(), r.Work()
+	}
 	srv, upper, cleanup, err := mountUnion(c, o)
 	if err != nil {
+		if rec != nil {
+			if s, serr := store(c); serr == nil {
+				container.Remove(s, rec.ID, false)
+			}
+		}
 		notify(mountReady{Error: err.Error()})
 		return err
 	}
 	os.Chdir("/")
 
 	defer cleanup()
+	if rec != nil {
+		s, _ := store(c)
+		container.Update(s, rec.ID, func(r *container.Container) error {
+			r.Pid, r.Mountpoint = os.Getpid(), o.mountpoint
+			return nil
+		})
+		defer container.Update(s, rec.ID, func(r *container.Container) error {
+			r.Pid, r.Mountpoint = 0, ""
+			return nil
+		})
+		o.upper = ""
+		fmt.Fprintf(c.App.Writer, "container: %s\n", rec.ID)
+	}
 	if upper != o.upper && upper != "" {
 		fmt.Fprintf(c.App.Writer, "upper: %s\n", upper)
 	}
-	notify(mountReady{Upper: upper})
+	ready := mountReady{Upper: upper}
+	if rec != nil {
+		ready.Container = rec.ID
+	}
+	notify(ready)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	done := make(chan struct{})
@@ -120,6 +156,30 @@ func runMount(c *cli.Context, o mountOptions) error {
 	case <-done: // lfs umount, or fusermount -u
 	}
 	return nil
+}
+
+// createMountContainer records a container for an image mount and makes
+// its directory.
+func createMountContainer(c *cli.Context, image string) (container.Container, error) {
+	s, err := store(c)
+	if err != nil {
+		return container.Container{}, err
+	}
+	img, err := s.Resolve(image)
+	if err != nil {
+		return container.Container{}, err
+	}
+	rec, err := container.Create(s, container.Container{Image: img.ID, ImageRef: image})
+	if err != nil {
+		return rec, err
+	}
+	for _, d := range []string{rec.Upper(), rec.Work()} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			container.Remove(s, rec.ID, false)
+			return rec, fmt.Errorf("mount %s: %w", image, err)
+		}
+	}
+	return rec, nil
 }
 
 // mountUnion opens the layers, makes the union and mounts it.
@@ -150,8 +210,8 @@ func mountUnion(c *cli.Context, o mountOptions) (*lfsfuse.Server, string, func()
 			lowers = append(lowers, unionfs.TarLayer(l.Index, l))
 		}
 		if o.upper == "" && !o.readOnly {
-			// A container record comes with the containers issue;
-			// until then the upper is kept under the store, by ID.
+			// runMount records a container and passes its upper; a
+			// caller that does not gets an unrecorded one, by ID.
 			id := make([]byte, 32)
 			rand.Read(id)
 			dir := filepath.Join(s.Root(), "containers", hex.EncodeToString(id))
@@ -248,6 +308,9 @@ func mountDetached(c *cli.Context) error {
 	case m := <-msg:
 		if m.Error != "" {
 			return errors.New(m.Error)
+		}
+		if m.Container != "" {
+			fmt.Fprintf(c.App.Writer, "container: %s\n", m.Container)
 		}
 		if m.Upper != "" && c.String("upper") == "" {
 			fmt.Fprintf(c.App.Writer, "upper: %s\n", m.Upper)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +8,10 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
+	"github.com/lfs-dev/lfs/container"
+	"github.com/lfs-dev/lfs/layerstore"
 	"github.com/lfs-dev/lfs/sandbox"
 	"github.com/urfave/cli/v2"
 )
@@ -65,22 +66,31 @@ container only lo.`,
 			if err := needArgs(c, 1, -1); err != nil {
 				return err
 			}
-			o := runOptions{image: c.Args().First(), args: c.Args().Tail(), rm: c.Bool("rm"), name: c.String("name"),
-				env: c.StringSlice("env"), envFiles: c.StringSlice("env-file"), workdir: c.String("workdir"),
-				user: c.String("user"), hostname: c.String("hostname"), stdin: c.Bool("interactive"), init: c.Bool("init")}
-			if c.IsSet("entrypoint") {
-				e := c.String("entrypoint")
-				o.entrypoint = &e
-			}
-			switch n := sandbox.Network(c.String("network")); n {
-			case sandbox.NetworkHost, sandbox.NetworkNone:
-				o.network = n
-			default:
-				return fmt.Errorf("run: network %q: only host and none are supported", n)
+			o, err := parseRunOptions(c)
+			if err != nil {
+				return err
 			}
 			return runRun(c, o)
 		},
 	}
+}
+
+// parseRunOptions reads the flags run and create share.
+func parseRunOptions(c *cli.Context) (runOptions, error) {
+	o := runOptions{image: c.Args().First(), args: c.Args().Tail(), rm: c.Bool("rm"), name: c.String("name"),
+		env: c.StringSlice("env"), envFiles: c.StringSlice("env-file"), workdir: c.String("workdir"),
+		user: c.String("user"), hostname: c.String("hostname"), stdin: c.Bool("interactive"), init: c.Bool("init")}
+	if c.IsSet("entrypoint") {
+		e := c.String("entrypoint")
+		o.entrypoint = &e
+	}
+	switch n := sandbox.Network(c.String("network")); n {
+	case sandbox.NetworkHost, sandbox.NetworkNone:
+		o.network = n
+	default:
+		return o, fmt.Errorf("run: network %q: only host and none are supported", n)
+	}
+	return o, nil
 }
 
 func runRun(c *cli.Context, o runOptions) error {
@@ -88,71 +98,111 @@ func runRun(c *cli.Context, o runOptions) error {
 	if err != nil {
 		return err
 	}
-	img, err := s.Resolve(o.image)
+	rec, spec, err := createContainer(s, o)
 	if err != nil {
 		return err
 	}
+	return startContainer(c, s, rec, spec, startOptions{stdin: o.stdin, rm: o.rm, removeOnError: true})
+}
+
+// createContainer composes the container's command and environment as
+// docker does and records the container with its directory.
+func createContainer(s *layerstore.Store, o runOptions) (container.Container, sandbox.Spec, error) {
+	var rec container.Container
+	var spec sandbox.Spec
+	img, err := s.Resolve(o.image)
+	if err != nil {
+		return rec, spec, err
+	}
 	raw, err := s.Config(img.ID)
 	if err != nil {
-		return err
+		return rec, spec, err
 	}
 	var cfg struct {
 		Config sandbox.ImageConfig `json:"config"`
 	}
 	if err := json.Unmarshal(raw, &cfg); err != nil {
-		return fmt.Errorf("run %s: config: %w", o.image, err)
+		return rec, spec, fmt.Errorf("run %s: config: %w", o.image, err)
 	}
 	var env []string
 	for _, f := range o.envFiles {
 		vars, err := sandbox.ReadEnvFile(f, os.LookupEnv)
 		if err != nil {
-			return err
+			return rec, spec, err
 		}
 		env = append(env, vars...)
 	}
 	env = append(env, sandbox.ExpandEnv(o.env, os.LookupEnv)...)
 
-	// A container record (and --name) come with lfs ps/start; until then
-	// the container is its directory under the store, by ID.
-	rawID := make([]byte, 32)
-	rand.Read(rawID)
-	id := hex.EncodeToString(rawID)
+	id := container.NewID()
 	if o.hostname == "" {
 		o.hostname = id[:12]
 	}
-	spec, err := sandbox.Compose(cfg.Config, sandbox.Options{Args: o.args, Entrypoint: o.entrypoint,
+	spec, err = sandbox.Compose(cfg.Config, sandbox.Options{Args: o.args, Entrypoint: o.entrypoint,
 		Env: env, Workdir: o.workdir, User: o.user, Hostname: o.hostname})
 	if err != nil {
-		return err
+		return rec, spec, err
 	}
 	spec.Network, spec.Init = o.network, o.init
+	rawSpec, err := json.Marshal(spec)
+	if err != nil {
+		return rec, spec, err
+	}
 
-	dir := filepath.Join(s.Root(), "containers", id)
-	mp := filepath.Join(dir, "rootfs")
+	// The record comes first (a taken --name fails here) and goes last.
+	rec, err = container.Create(s, container.Container{ID: id, Name: o.name, Image: img.ID,
+		ImageRef: o.image, Command: spec.Args, EtcBinds: true, Spec: rawSpec, AutoRemove: o.rm})
+	if err != nil {
+		return rec, spec, err
+	}
 	// The container's directory is private; the upper is the root
 	// directory of the container, which everyone must be able to enter.
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("run: %w", err)
-	}
-	for _, d := range []string{filepath.Join(dir, "upper"), filepath.Join(dir, "work"), mp} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return fmt.Errorf("run: %w", err)
+	err = os.MkdirAll(rec.Dir, 0o700)
+	for _, d := range []string{rec.Upper(), rec.Work(), filepath.Join(rec.Dir, "rootfs")} {
+		if err == nil {
+			err = os.Mkdir(d, 0o755)
 		}
 	}
-	// The container's directory goes with --rm, and with a failure before
-	// the command ran (docker keeps a created container; we have no
-	// record to keep yet).
-	keep := false
+	if err != nil {
+		container.Remove(s, id, false)
+		return rec, spec, fmt.Errorf("run: %w", err)
+	}
+	return rec, spec, nil
+}
+
+type startOptions struct {
+	stdin bool
+	rm    bool
+	// removeOnError removes the container when lfs fails before the
+	// command runs (lfs run's; lfs start keeps what it did not make).
+	removeOnError bool
+}
+
+// startContainer mounts the container's root filesystem (its image under
+// its writable layer), runs spec in the sandbox in the foreground,
+// forwarding signals, and records the start and the exit.
+func startContainer(c *cli.Context, s *layerstore.Store, rec container.Container, spec sandbox.Spec, o startOptions) error {
+	id, dir := rec.ID, rec.Dir
+	mp := filepath.Join(dir, "rootfs")
+	if err := os.MkdirAll(mp, 0o755); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	// The container goes with --rm, and with a failure of lfs run before
+	// the command ran; a command that cannot be executed leaves it
+	// created, as docker does.
+	keep := !o.removeOnError
 	defer func() {
 		if o.rm || !keep {
+			container.Remove(s, id, false)
 			os.RemoveAll(dir)
 		}
 	}()
-	if spec.Etc, err = sandbox.WriteEtc(dir, o.hostname, o.network); err != nil {
+	var err error
+	if spec.Etc, err = sandbox.WriteEtc(dir, spec.Hostname, spec.Network); err != nil {
 		return err
 	}
-	srv, _, cleanup, err := mountUnion(c, mountOptions{image: o.image, mountpoint: mp,
-		upper: filepath.Join(dir, "upper"), work: filepath.Join(dir, "work")})
+	srv, _, cleanup, err := mountUnion(c, mountOptions{image: string(rec.Image), mountpoint: mp,
+		upper: rec.Upper(), work: rec.Work()})
 	if err != nil {
 		return err
 	}
@@ -176,11 +226,19 @@ func runRun(c *cli.Context, o runOptions) error {
 		var ee *sandbox.ExecError
 		if errors.As(err, &ee) {
 			keep = true
+			container.Update(s, id, func(c *container.Container) error {
+				c.ExitCode = ee.Code
+				return nil
+			})
 			return &exitError{code: ee.Code, err: err}
 		}
 		return err
 	}
 	keep = true
+	container.Update(s, id, func(c *container.Container) error {
+		c.State, c.Started, c.Pid, c.InitPid = container.StateRunning, time.Now().UTC(), os.Getpid(), p.Pid()
+		return nil
+	})
 	done := make(chan struct{})
 	go func() {
 		for {
@@ -194,6 +252,14 @@ func runRun(c *cli.Context, o runOptions) error {
 	}()
 	code, err := p.Wait()
 	close(done)
+	// lfs rm -f may have removed the record meanwhile.
+	container.Update(s, id, func(c *container.Container) error {
+		c.State, c.Finished, c.Pid, c.InitPid, c.ExitCode = container.StateExited, time.Now().UTC(), 0, 0, code
+		if err != nil {
+			c.ExitCode = 125
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"time"
+
+	"github.com/lfs-dev/lfs/container"
+	"github.com/lfs-dev/lfs/sandbox"
+)
+
+// containerInspect is the part of docker's container inspect shape that
+// lfs knows.
+type containerInspect struct {
+	Id          string
+	Created     string
+	Path        string
+	Args        []string
+	State       containerState
+	Image       string
+	Name        string
+	Driver      string
+	GraphDriver graphDriver
+	Config      containerConfig
+}
+
+type containerState struct {
+	Status     string
+	Running    bool
+	Pid        int
+	ExitCode   int
+	StartedAt  string
+	FinishedAt string
+}
+
+type containerConfig struct {
+	Hostname   string
+	User       string
+	Env        []string
+	Cmd        []string
+	Image      string
+	WorkingDir string
+}
+
+func inspectContainer(ct container.Container) containerInspect {
+	st := ct.Status()
+	out := containerInspect{Id: ct.ID, Created: ct.Created.Format(time.RFC3339Nano), Args: []string{},
+		Image: string(ct.Image), Name: "/" + ct.Name, Driver: "lfs",
+		State: containerState{Status: string(st), Running: st == container.StateRunning, ExitCode: ct.ExitCode,
+			StartedAt: "0001-01-01T00:00:00Z", FinishedAt: "0001-01-01T00:00:00Z"},
+		GraphDriver: graphDriver{Name: "lfs", Data: map[string]string{
+			"UpperDir": ct.Upper(), "WorkDir": ct.Work(), "MergedDir": filepath.Join(ct.Dir, "rootfs"),
+		}},
+		Config: containerConfig{Image: ct.ImageRef, Cmd: ct.Command},
+	}
+	if ct.Mountpoint != "" {
+		out.GraphDriver.Data["MergedDir"] = ct.Mountpoint
+	}
+	if st == container.StateRunning {
+		out.State.Pid = ct.InitPid
+	}
+	if len(ct.Command) > 0 {
+		out.Path, out.Args = ct.Command[0], ct.Command[1:]
+	}
+	if !ct.Started.IsZero() {
+		out.State.StartedAt = ct.Started.Format(time.RFC3339Nano)
+	}
+	if !ct.Finished.IsZero() {
+		out.State.FinishedAt = ct.Finished.Format(time.RFC3339Nano)
+	}
+	var spec sandbox.Spec
+	if json.Unmarshal(ct.Spec, &spec) == nil {
+		out.Config.Hostname, out.Config.User, out.Config.Env, out.Config.WorkingDir = spec.Hostname, spec.User, spec.Env, spec.Cwd
+	}
+	return out
+}

@@ -1,0 +1,350 @@
+package container
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/lfs-dev/lfs/layerstore"
+	digest "github.com/opencontainers/go-digest"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Sentinels, checked with errors.Is.
+var (
+	// ErrNotFound: no container by that name, ID or ID prefix.
+	ErrNotFound = errors.New("container: not found")
+	// ErrAmbiguous: an ID prefix matches more than one container.
+	ErrAmbiguous = errors.New("container: ambiguous ID prefix")
+	// ErrNameInUse: another container has the name.
+	ErrNameInUse = errors.New("container: name in use")
+	// ErrInvalidName: a name docker would refuse.
+	ErrInvalidName = errors.New("container: invalid name")
+	// ErrRunning: the container's process (or mount server) is alive.
+	ErrRunning = errors.New("container: running")
+)
+
+const bucket = "containers"
+
+// sentinelError prints docker's message and is its sentinel.
+type sentinelError struct {
+	msg string
+	is  error
+}
+
+func (e *sentinelError) Error() string        { return e.msg }
+func (e *sentinelError) Is(target error) bool { return target == e.is }
+
+func errorf(sentinel error, format string, args ...any) error {
+	return &sentinelError{fmt.Sprintf(format, args...), sentinel}
+}
+
+// State is a container's state as docker names it.
+type State string
+
+const (
+	StateCreated State = "created"
+	StateRunning State = "running"
+	StateExited  State = "exited"
+)
+
+// Container is one record.
+type Container struct {
+	ID       string        `json:"id"`
+	Name     string        `json:"name"`
+	Image    digest.Digest `json:"image"`    // the image ID
+	ImageRef string        `json:"imageRef"` // the image as the user named it
+	Command  []string      `json:"command,omitempty"`
+	Created  time.Time     `json:"created"`
+	Started  time.Time     `json:"started,omitzero"`
+	Finished time.Time     `json:"finished,omitzero"`
+	State    State         `json:"state"`
+	ExitCode int           `json:"exitCode"`
+	// Pid is the lfs process that runs the container or serves its mount,
+	// while it does.
+	Pid int `json:"pid,omitempty"`
+	// InitPid is the container's init process (as the host numbers it),
+	// while it runs.
+	InitPid int `json:"initPid,omitempty"`
+	// Mountpoint is where `lfs mount` serves the container, while it does.
+	Mountpoint string `json:"mountpoint,omitempty"`
+	// Dir is ROOT/containers/ID.
+	Dir string `json:"dir"`
+	// EtcBinds says that /etc/hosts, /etc/hostname and /etc/resolv.conf
+	// are the host's files bind-mounted in (lfs run): what the upper holds
+	// there are mount targets, which diff and commit leave out, as docker
+	// keeps them in a layer of its own.
+	EtcBinds bool `json:"etcBinds,omitempty"`
+	// Spec is what lfs start runs again: the runtime's own description
+	// of the process, opaque to this package.
+	Spec json.RawMessage `json:"spec,omitempty"`
+	// AutoRemove: the container goes when its command exits (--rm).
+	AutoRemove bool `json:"autoRemove,omitempty"`
+}
+
+// hidden lists the upper's entries that are lfs's, not the container's.
+func (c *Container) hidden() []string {
+	if !c.EtcBinds {
+		return nil
+	}
+	return []string{"etc/hosts", "etc/hostname", "etc/resolv.conf"}
+}
+
+// Upper is the container's writable layer.
+func (c *Container) Upper() string { return filepath.Join(c.Dir, "upper") }
+
+// Work is the union's work area, beside the upper.
+func (c *Container) Work() string { return filepath.Join(c.Dir, "work") }
+
+// Live reports whether the lfs process that serves the container is alive.
+func (c *Container) Live() bool {
+	if c.Pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(c.Pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// Status is the state docker's ps shows: a container whose lfs process
+// is alive is running (lfs mount serving it counts); a record left
+// running by a killed lfs reads as exited.
+func (c *Container) Status() State {
+	switch {
+	case c.Live():
+		return StateRunning
+	case c.State == StateRunning:
+		return StateExited
+	}
+	return c.State
+}
+
+var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+
+// NewID returns a random 64-hex container ID.
+func NewID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Create records c: its ID (made if empty), its name (checked, or made
+// docker-style if empty), Dir under the store root, Created and
+// StateCreated. It fails with ErrNameInUse or ErrInvalidName. The caller
+// makes the directory.
+func Create(s *layerstore.Store, c Container) (Container, error) {
+	if c.ID == "" {
+		c.ID = NewID()
+	}
+	c.Name = strings.TrimPrefix(c.Name, "/")
+	if c.Name != "" && !validName.MatchString(c.Name) {
+		return c, errorf(ErrInvalidName, "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", c.Name)
+	}
+	if c.Created.IsZero() {
+		c.Created = time.Now().UTC()
+	}
+	if c.State == "" {
+		c.State = StateCreated
+	}
+	c.Dir = filepath.Join(s.Root(), "containers", c.ID)
+	err := s.UpdateBucket(bucket, func(b *bolt.Bucket) error {
+		names := map[string]string{}
+		b.ForEach(func(k, v []byte) error {
+			var o Container
+			if json.Unmarshal(v, &o) == nil {
+				names[o.Name] = o.ID
+			}
+			return nil
+		})
+		if c.Name == "" {
+			c.Name = randomName(func(n string) bool { _, ok := names[n]; return ok })
+		} else if id, ok := names[c.Name]; ok {
+			return errorf(ErrNameInUse, "Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", c.Name, id)
+		}
+		if b.Get([]byte(c.ID)) != nil {
+			return errorf(ErrNameInUse, "container %s exists", c.ID)
+		}
+		return put(b, c)
+	})
+	return c, err
+}
+
+func put(b *bolt.Bucket, c Container) error {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(c.ID), data)
+}
+
+// List returns every container, newest first.
+func List(s *layerstore.Store) ([]Container, error) {
+	var out []Container
+	err := s.ViewBucket(bucket, func(b *bolt.Bucket) error {
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var c Container
+			if err := json.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("container %s: %w: %v", k, layerstore.ErrCorrupt, err)
+			}
+			out = append(out, c)
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, err
+}
+
+// Get finds a container as docker does: by full ID, by name (with or
+// without the leading "/"), then by unique ID prefix.
+func Get(s *layerstore.Store, name string) (Container, error) {
+	var c Container
+	err := s.ViewBucket(bucket, func(b *bolt.Bucket) error {
+		var err error
+		c, err = find(b, name)
+		return err
+	})
+	return c, err
+}
+
+func find(b *bolt.Bucket, name string) (Container, error) {
+	var c Container
+	notFound := errorf(ErrNotFound, "No such container: %s", name)
+	if b == nil || name == "" {
+		return c, notFound
+	}
+	if v := b.Get([]byte(name)); v != nil {
+		return c, json.Unmarshal(v, &c)
+	}
+	var byName, byPrefix []Container
+	n := strings.TrimPrefix(name, "/")
+	b.ForEach(func(k, v []byte) error {
+		var o Container
+		if json.Unmarshal(v, &o) != nil {
+			return nil
+		}
+		if o.Name == n {
+			byName = append(byName, o)
+		}
+		if bytes.HasPrefix(k, []byte(name)) {
+			byPrefix = append(byPrefix, o)
+		}
+		return nil
+	})
+	switch {
+	case len(byName) == 1:
+		return byName[0], nil
+	case len(byPrefix) == 1:
+		return byPrefix[0], nil
+	case len(byPrefix) > 1:
+		return c, errorf(ErrAmbiguous, "multiple IDs found with provided prefix: %s", name)
+	}
+	return c, notFound
+}
+
+// Update applies fn to the record of the container with this full ID
+// under the store lock and stores the result.
+func Update(s *layerstore.Store, id string, fn func(c *Container) error) (Container, error) {
+	var c Container
+	err := s.UpdateBucket(bucket, func(b *bolt.Bucket) error {
+		v := b.Get([]byte(id))
+		if v == nil {
+			return errorf(ErrNotFound, "No such container: %s", id)
+		}
+		if err := json.Unmarshal(v, &c); err != nil {
+			return fmt.Errorf("container %s: %w: %v", id, layerstore.ErrCorrupt, err)
+		}
+		if err := fn(&c); err != nil {
+			return err
+		}
+		return put(b, c)
+	})
+	return c, err
+}
+
+// Remove deletes the container's record, then its directory. A container
+// whose process or mount server is alive is refused with ErrRunning
+// unless force, which stops it first (outside the lock: its lfs process
+// records the exit on its way out).
+func Remove(s *layerstore.Store, name string, force bool) (Container, error) {
+	c, err := Get(s, name)
+	if err != nil {
+		return c, err
+	}
+	if force && c.Live() {
+		stop(c)
+	}
+	err = s.UpdateBucket(bucket, func(b *bolt.Bucket) error {
+		var err error
+		if c, err = find(b, c.ID); err != nil {
+			return err
+		}
+		if c.Live() {
+			what := "You cannot remove a running container " + c.ID + ". Stop the container before attempting removal or force remove"
+			if c.Mountpoint != "" {
+				what = "You cannot remove a mounted container " + c.ID + ". Unmount " + c.Mountpoint + " first or force remove"
+			}
+			return errorf(ErrRunning, "%s", what)
+		}
+		return b.Delete([]byte(c.ID))
+	})
+	if err != nil {
+		return c, err
+	}
+	if err := os.RemoveAll(c.Dir); err != nil {
+		return c, fmt.Errorf("remove container %s: %w", c.ID, err)
+	}
+	return c, nil
+}
+
+// stop ends the container as docker rm -f does, and waits up to 10 s for
+// its lfs process to finish (unmount and record the exit), then kills it.
+// Killing the container's init, not lfs, lets lfs take its mount down;
+// a mount server unmounts on SIGTERM.
+func stop(c Container) {
+	if c.InitPid > 0 {
+		syscall.Kill(c.InitPid, syscall.SIGKILL)
+	} else {
+		syscall.Kill(c.Pid, syscall.SIGTERM)
+	}
+	for i := 0; i < 100 && c.Live(); i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if c.Live() {
+		syscall.Kill(c.Pid, syscall.SIGKILL)
+	}
+}
+
+var (
+	adjectives = []string{"admiring", "bold", "brave", "clever", "dreamy", "eager", "elastic", "festive", "gallant",
+		"happy", "jolly", "keen", "lucid", "nifty", "quirky", "relaxed", "serene", "sharp", "stoic", "vibrant", "wizardly", "zealous"}
+	nouns = []string{"babbage", "curie", "darwin", "einstein", "euclid", "fermi", "galileo", "hopper", "hypatia",
+		"kepler", "lovelace", "noether", "pasteur", "ritchie", "shannon", "thompson", "turing", "wozniak"}
+)
+
+// randomName makes an adjective_noun name that taken reports free, with a
+// digit appended after a clash, as docker does.
+func randomName(taken func(string) bool) string {
+	for i := 0; ; i++ {
+		b := make([]byte, 2)
+		rand.Read(b)
+		n := adjectives[int(b[0])%len(adjectives)] + "_" + nouns[int(b[1])%len(nouns)]
+		if i > 10 {
+			n += fmt.Sprint(i)
+		}
+		if !taken(n) {
+			return n
+		}
+	}
+}

@@ -1,0 +1,34 @@
+// Package container owns lfs's containers: their records, and what can be
+// read off a container's writable layer (diff, commit, export).
+//
+// # Records
+//
+// A container is a JSON record in the store's meta.db, bucket
+// "containers", keyed by its 64-hex ID, and a directory
+// ROOT/containers/ID holding its writable layer ("upper") and the union's
+// work area ("work"). The record's "image" field is the image ID, which
+// layerstore.Store.Remove reads to refuse removing an image a container
+// uses. Every change to records runs under the store lock
+// (layerstore.Store.UpdateBucket), so names stay unique across processes.
+// A record is made before its directory and removed before it too, so a
+// directory no record names is garbage from a killed lfs.
+//
+// # Lifecycle
+//
+// Create records a container in StateCreated; Update moves it to
+// StateRunning (with the PIDs of the lfs process serving it and of the
+// container's init) and to StateExited with its exit code; Remove deletes
+// record and directory and refuses a container whose lfs process is alive
+// (ErrRunning) unless forced. A record left "running" by a killed lfs
+// reads as exited (Container.Status). An image mounted by lfs mount is a
+// container too: created, with the mount server's PID while mounted.
+//
+// # The writable layer
+//
+// The upper directory is an OCI layer diff in the making (see
+// unionfs): ".wh.NAME" whiteouts, ".wh..wh..opq" opaque markers, the
+// ".wh..wh.work" work area and the user.lfs.origin xattr. Diff and Commit
+// read the upper alone and look names up in the image's layers only to
+// tell an addition from a change; they never walk the lower tree, except
+// the lower listing of an opaque directory for Diff's D lines.
+package container
