@@ -15,7 +15,8 @@ testdata/mkrootfs.sh busybox "$out/busybox.tar"
 
 # A second run re-imports; drop the first run's names so they do not pile up
 # as dangling images.
-"$lfs" rmi hello:latest busybox:demo >/dev/null 2>&1 || true
+"$lfs" rm -f demo-edit >/dev/null 2>&1 || true
+"$lfs" rmi busybox:edited hello:latest busybox:demo >/dev/null 2>&1 || true
 
 # show NAME ARGS... prints the command as a user would type it.
 show() {
@@ -58,3 +59,12 @@ lfs umount "$mp"
 # on the same union (lfs run, first part of the runtime).
 lfs run --rm hello
 lfs run --rm -h demo busybox:demo sh -c 'echo "$(hostname): pid $$, $(id)"'
+
+# A container's writable layer becomes a new image: run, diff, commit.
+lfs run --name demo-edit busybox:demo sh -c 'echo changed > /etc/motd; rm /bin/vi'
+lfs ps -a
+lfs diff demo-edit
+lfs commit -m "edited in the demo" demo-edit busybox:edited
+lfs run --rm busybox:edited cat /etc/motd
+lfs history busybox:edited
+lfs rm demo-edit
