@@ -2,7 +2,6 @@ package fuse
 
 import (
 	"bytes"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,23 +11,6 @@ import (
 	"github.com/lfs-dev/lfs/unionfs"
 	"github.com/lfs-dev/lfs/unionfs/unionfstest"
 )
-
-// tarSource serves a test layer's bytes from its tar file, as
-// layerstore.Layer does from the store.
-type tarSource struct {
-	f   *os.File
-	idx *tarindex.Reader
-}
-
-func (s *tarSource) ReaderAt(id tarindex.ID) *io.SectionReader {
-	e := s.idx.Entry(id)
-	return io.NewSectionReader(s.f, e.Offset, e.Size)
-}
-
-func (s *tarSource) File(id tarindex.ID) (*os.File, int64, int64) {
-	e := s.idx.Entry(id)
-	return s.f, e.Offset, e.Size
-}
 
 // TarLayers writes layers (bottom first) as tars under dir and returns
 // them as unionfs layers, topmost first.
@@ -53,7 +35,7 @@ func tarLayers(t *testing.T, dir string, layers []unionfstest.Layer) []unionfs.L
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { f.Close() })
-		out = append([]unionfs.Layer{unionfs.TarLayer(x.Reader(), &tarSource{f: f, idx: x.Reader()})}, out...)
+		out = append([]unionfs.Layer{unionfs.TarLayer(x.Reader(), &unionfstest.TarSource{F: f, Idx: x.Reader()})}, out...)
 	}
 	return out
 }

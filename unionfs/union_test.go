@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,21 +15,6 @@ import (
 	"github.com/lfs-dev/lfs/unionfs/unionfstest"
 	"golang.org/x/sys/unix"
 )
-
-type tarSource struct {
-	f   *os.File
-	idx *tarindex.Reader
-}
-
-func (s *tarSource) ReaderAt(id tarindex.ID) *io.SectionReader {
-	e := s.idx.Entry(id)
-	return io.NewSectionReader(s.f, e.Offset, e.Size)
-}
-
-func (s *tarSource) File(id tarindex.ID) (*os.File, int64, int64) {
-	e := s.idx.Entry(id)
-	return s.f, e.Offset, e.Size
-}
 
 // newUnion builds a union of tar layers (bottom first) over an empty
 // upper directory, and returns it with the upper's path.
@@ -56,7 +40,7 @@ func newUnion(t *testing.T, layers ...unionfstest.Layer) (*unionfs.FS, string) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { f.Close() })
-		lowers = append([]unionfs.Layer{unionfs.TarLayer(x.Reader(), &tarSource{f, x.Reader()})}, lowers...)
+		lowers = append([]unionfs.Layer{unionfs.TarLayer(x.Reader(), &unionfstest.TarSource{F: f, Idx: x.Reader()})}, lowers...)
 	}
 	upper := filepath.Join(dir, "upper")
 	if err := os.Mkdir(upper, 0o755); err != nil {
@@ -429,5 +413,5 @@ func layerOfTar(t *testing.T, l L) unionfs.Layer {
 	f, err := os.Open(p)
 	mustDo(t, err)
 	t.Cleanup(func() { f.Close() })
-	return unionfs.TarLayer(x.Reader(), &tarSource{f, x.Reader()})
+	return unionfs.TarLayer(x.Reader(), &unionfstest.TarSource{F: f, Idx: x.Reader()})
 }

@@ -13,6 +13,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lfs-dev/lfs/layerstore/tarindex"
 	"golang.org/x/sys/unix"
 )
 
@@ -284,4 +286,23 @@ func modeBits(m int64) os.FileMode {
 		fm |= os.ModeSticky
 	}
 	return fm
+}
+
+// TarSource serves a test layer's bytes from its tar file, as
+// layerstore.Layer does from the store; pass it to unionfs.TarLayer.
+type TarSource struct {
+	F   *os.File
+	Idx *tarindex.Reader
+}
+
+// ReaderAt reads a regular entry's data from the tar.
+func (s *TarSource) ReaderAt(id tarindex.ID) *io.SectionReader {
+	e := s.Idx.Entry(id)
+	return io.NewSectionReader(s.F, e.Offset, e.Size)
+}
+
+// File is the zero-copy path: the tar and the entry's data range.
+func (s *TarSource) File(id tarindex.ID) (*os.File, int64, int64) {
+	e := s.Idx.Entry(id)
+	return s.F, e.Offset, e.Size
 }
