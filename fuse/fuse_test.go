@@ -1,44 +1,14 @@
 package fuse
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 
-	"github.com/lfs-dev/lfs/layerstore/tarindex"
 	"github.com/lfs-dev/lfs/unionfs"
 	"github.com/lfs-dev/lfs/unionfs/unionfstest"
 )
-
-// TarLayers writes layers (bottom first) as tars under dir and returns
-// them as unionfs layers, topmost first.
-func tarLayers(t *testing.T, dir string, layers []unionfstest.Layer) []unionfs.Layer {
-	t.Helper()
-	var out []unionfs.Layer
-	for i, l := range layers {
-		b, err := l.Tar()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, "layer"+string(rune('0'+i))+".tar")
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		x, err := tarindex.Build(bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { f.Close() })
-		out = append([]unionfs.Layer{unionfs.TarLayer(x.Reader(), &unionfstest.TarSource{F: f, Idx: x.Reader()})}, out...)
-	}
-	return out
-}
 
 type lfsMount struct {
 	t      *testing.T
@@ -111,7 +81,7 @@ func mountWith(t *testing.T, lowers func(base string) []unionfs.Layer) unionfste
 
 // TarMount is a Factory: lfs over layer tars served from their indexes.
 func TarMount(t *testing.T, layers []unionfstest.Layer) unionfstest.Mount {
-	return mountWith(t, func(base string) []unionfs.Layer { return tarLayers(t, base, layers) })
+	return mountWith(t, func(base string) []unionfs.Layer { return unionfstest.TarLayers(t, base, layers) })
 }
 
 // DirMount returns a Factory: lfs over the layers extracted into

@@ -3,7 +3,6 @@ package unionfs_test
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -21,27 +20,7 @@ import (
 func newUnion(t *testing.T, layers ...unionfstest.Layer) (*unionfs.FS, string) {
 	t.Helper()
 	dir := t.TempDir()
-	var lowers []unionfs.Layer
-	for i, l := range layers {
-		b, err := l.Tar()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, fmt.Sprintf("l%d.tar", i))
-		if err := os.WriteFile(p, b, 0o444); err != nil {
-			t.Fatal(err)
-		}
-		x, err := tarindex.Build(bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { f.Close() })
-		lowers = append([]unionfs.Layer{unionfs.TarLayer(x.Reader(), &unionfstest.TarSource{F: f, Idx: x.Reader()})}, lowers...)
-	}
+	lowers := unionfstest.TarLayers(t, dir, layers)
 	upper := filepath.Join(dir, "upper")
 	if err := os.Mkdir(upper, 0o755); err != nil {
 		t.Fatal(err)

@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/lfs-dev/lfs/container"
 	"github.com/urfave/cli/v2"
@@ -42,19 +42,7 @@ func runExport(c *cli.Context, name, output string) error {
 		}
 		return container.Export(c.App.Writer, s, ct)
 	}
-	// Beside the target, renamed at the end, as lfs save does.
-	tmp, err := os.CreateTemp(filepath.Dir(output), "."+filepath.Base(output)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("create %s: %w", output, unwrapPath(err))
-	}
-	defer os.Remove(tmp.Name())
-	if err := container.Export(tmp, s, ct); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	os.Chmod(tmp.Name(), 0o644)
-	return os.Rename(tmp.Name(), output)
+	return writeFileAtomic(output, func(w io.Writer) error {
+		return container.Export(w, s, ct)
+	})
 }

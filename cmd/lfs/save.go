@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -66,14 +67,21 @@ func runSave(c *cli.Context, o saveOptions) error {
 		}
 		return imagearchive.Save(c.App.Writer, s, named, o.format)
 	}
-	// Write beside the target and rename, so a failed save leaves no
-	// half-written archive under the name asked for.
-	tmp, err := os.CreateTemp(filepath.Dir(o.output), "."+filepath.Base(o.output)+".tmp-*")
+	return writeFileAtomic(o.output, func(w io.Writer) error {
+		return imagearchive.Save(w, s, named, o.format)
+	})
+}
+
+// writeFileAtomic writes an archive beside its target, fsyncs it and
+// renames it into place, so a failed or killed command leaves no
+// half-written file under the name asked for.
+func writeFileAtomic(name string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("create %s: %w", o.output, unwrapPath(err))
+		return fmt.Errorf("create %s: %w", name, unwrapPath(err))
 	}
 	defer os.Remove(tmp.Name())
-	if err := imagearchive.Save(tmp, s, named, o.format); err != nil {
+	if err := write(tmp); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -85,7 +93,7 @@ func runSave(c *cli.Context, o saveOptions) error {
 		return err
 	}
 	os.Chmod(tmp.Name(), 0o644)
-	return os.Rename(tmp.Name(), o.output)
+	return os.Rename(tmp.Name(), name)
 }
 
 // tagNamed is the reference an image is saved under when it was named by

@@ -19,9 +19,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/lfs-dev/lfs/layerstore/tarindex"
+	"github.com/lfs-dev/lfs/unionfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -305,4 +307,32 @@ func (s *TarSource) ReaderAt(id tarindex.ID) *io.SectionReader {
 func (s *TarSource) File(id tarindex.ID) (*os.File, int64, int64) {
 	e := s.Idx.Entry(id)
 	return s.F, e.Offset, e.Size
+}
+
+// TarLayers writes layers (bottom first) as tars under dir, indexes them,
+// and returns them as unionfs layers, topmost first, as a mount stacks them.
+func TarLayers(t testing.TB, dir string, layers []Layer) []unionfs.Layer {
+	t.Helper()
+	var out []unionfs.Layer
+	for i, l := range layers {
+		b, err := l.Tar()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, fmt.Sprintf("layer%d.tar", i))
+		if err := os.WriteFile(p, b, 0o444); err != nil {
+			t.Fatal(err)
+		}
+		x, err := tarindex.Build(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		out = append([]unionfs.Layer{unionfs.TarLayer(x.Reader(), &TarSource{F: f, Idx: x.Reader()})}, out...)
+	}
+	return out
 }
