@@ -106,6 +106,9 @@ func (c *Container) Upper() string { return filepath.Join(c.Dir, "upper") }
 // Work is the union's work area, beside the upper.
 func (c *Container) Work() string { return filepath.Join(c.Dir, "work") }
 
+// Rootfs is where the container's root filesystem is mounted while it runs.
+func (c *Container) Rootfs() string { return filepath.Join(c.Dir, "rootfs") }
+
 // Live reports whether the lfs process that serves the container is alive.
 func (c *Container) Live() bool {
 	if c.Pid <= 0 {
@@ -137,11 +140,31 @@ func NewID() string {
 	return hex.EncodeToString(b)
 }
 
-// Create records c: its ID (made if empty), its name (checked, or made
+// Create records c, its ID (made if empty), its name (checked, or made
 // docker-style if empty), Dir under the store root, Created and
-// StateCreated. It fails with ErrNameInUse or ErrInvalidName. The caller
-// makes the directory.
+// StateCreated, then makes its directory with an empty writable layer.
+// It fails with ErrNameInUse or ErrInvalidName.
 func Create(s *layerstore.Store, c Container) (Container, error) {
+	c, err := create(s, c)
+	if err != nil {
+		return c, err
+	}
+	// The container's directory is private; the upper is the root
+	// directory of the container, which everyone must be able to enter.
+	err = os.MkdirAll(c.Dir, 0o700)
+	for _, d := range []string{c.Upper(), c.Work(), c.Rootfs()} {
+		if err == nil {
+			err = os.Mkdir(d, 0o755)
+		}
+	}
+	if err != nil {
+		Remove(s, c.ID, false)
+		return c, fmt.Errorf("create container: %w", err)
+	}
+	return c, nil
+}
+
+func create(s *layerstore.Store, c Container) (Container, error) {
 	if c.ID == "" {
 		c.ID = NewID()
 	}

@@ -11,7 +11,8 @@
 // uses. Every change to records runs under the store lock
 // (layerstore.Store.UpdateBucket), so names stay unique across processes.
 // A record is made before its directory and removed before it too, so a
-// directory no record names is garbage from a killed lfs.
+// directory no record names is garbage from a killed lfs. Create makes
+// both: the directory holds "upper", "work" and "rootfs", the mountpoint.
 //
 // # Lifecycle
 //
@@ -22,6 +23,16 @@
 // (ErrRunning) unless forced. A record left "running" by a killed lfs
 // reads as exited (Container.Status). An image mounted by lfs mount is a
 // container too: created, with the mount server's PID while mounted.
+//
+// # Running
+//
+// MountImage, MountDirs and Mount serve a union over FUSE from the
+// calling process (Mounted.Unmount takes it down). Run is the whole
+// foreground life of a command in a container, as lfs run, lfs start
+// and a build's RUN step use it: mount the root filesystem, write the
+// /etc files, start the sandbox, record running and exited, unmount.
+// The process that serves the mount never starts a child whose
+// directory or files lie on it (sandbox.Start's invariant).
 //
 // # The writable layer
 //

@@ -6,14 +6,16 @@ import (
 
 	"github.com/lfs-dev/lfs/layerstore"
 	"github.com/lfs-dev/lfs/unionfs"
+	digest "github.com/opencontainers/go-digest"
 )
 
-// openUnion opens the image's layers as a read-only union, under upper
-// when it is not "". close releases the layers.
-func openUnion(s *layerstore.Store, c Container, upper string) (*unionfs.FS, func(), error) {
-	img, err := s.Image(c.Image)
+// OpenImage opens the image's layers as a union under upper (read-only
+// when upper is ""). The returned close releases the union and the layers;
+// opts are passed to unionfs.New.
+func OpenImage(s *layerstore.Store, image digest.Digest, upper string, opts ...unionfs.Option) (*unionfs.FS, func(), error) {
+	img, err := s.Image(image)
 	if err != nil {
-		return nil, nil, fmt.Errorf("container %s: image: %w", short(c.ID), err)
+		return nil, nil, fmt.Errorf("open image %s: %w", image, err)
 	}
 	var lowers []unionfs.Layer
 	var opened []*layerstore.Layer
@@ -31,12 +33,22 @@ func openUnion(s *layerstore.Store, c Container, upper string) (*unionfs.FS, fun
 		opened = append(opened, l)
 		lowers = append(lowers, unionfs.TarLayer(l.Index, l))
 	}
-	u, err := unionfs.New(upper, lowers, unionfs.ReadOnly())
+	u, err := unionfs.New(upper, lowers, opts...)
 	if err != nil {
 		closeLayers()
 		return nil, nil, err
 	}
 	return u, func() { u.Close(); closeLayers() }, nil
+}
+
+// openUnion opens the container's image read-only, under upper when it is
+// not "" (diff, commit and export read through it).
+func openUnion(s *layerstore.Store, c Container, upper string) (*unionfs.FS, func(), error) {
+	u, closeFn, err := OpenImage(s, c.Image, upper, unionfs.ReadOnly())
+	if err != nil {
+		return nil, nil, fmt.Errorf("container %s: %w", short(c.ID), err)
+	}
+	return u, closeFn, nil
 }
 
 // absent reports whether err says a path does not resolve.

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,8 +13,6 @@ import (
 	"time"
 
 	"github.com/lfs-dev/lfs/container"
-	lfsfuse "github.com/lfs-dev/lfs/fuse"
-	"github.com/lfs-dev/lfs/unionfs"
 	"github.com/urfave/cli/v2"
 )
 
@@ -110,7 +106,7 @@ func runMount(c *cli.Context, o mountOptions) error {
 		}
 		rec, o.upper, o.work = &r, r.Upper(), r.Work()
 	}
-	srv, upper, cleanup, err := mountUnion(c, o)
+	srv, err := mountUnion(c, o)
 	if err != nil {
 		if rec != nil {
 			if s, serr := store(c); serr == nil {
@@ -121,8 +117,8 @@ func runMount(c *cli.Context, o mountOptions) error {
 		return err
 	}
 	os.Chdir("/")
+	upper := srv.Upper
 
-	defer cleanup()
 	if rec != nil {
 		s, _ := store(c)
 		container.Update(s, rec.ID, func(r *container.Container) error {
@@ -169,103 +165,43 @@ func createMountContainer(c *cli.Context, image string) (container.Container, er
 	if err != nil {
 		return container.Container{}, err
 	}
-	rec, err := container.Create(s, container.Container{Image: img.ID, ImageRef: image})
-	if err != nil {
-		return rec, err
-	}
-	for _, d := range []string{rec.Upper(), rec.Work()} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			container.Remove(s, rec.ID, false)
-			return rec, fmt.Errorf("mount %s: %w", image, err)
-		}
-	}
-	return rec, nil
+	return container.Create(s, container.Container{Image: img.ID, ImageRef: image})
 }
 
-// mountUnion opens the layers, makes the union and mounts it.
-func mountUnion(c *cli.Context, o mountOptions) (*lfsfuse.Server, string, func(), error) {
-	var lowers []unionfs.Layer
-	var closers []func()
-	cleanup := func() {
-		for _, f := range closers {
-			f()
-		}
+// mountUnion mounts the image (or the --lower directories) under the
+// upper.
+func mountUnion(c *cli.Context, o mountOptions) (*container.Mounted, error) {
+	mopts := []container.MountOption{container.FuseDebug(o.debug)}
+	if o.readOnly {
+		mopts = append(mopts, container.MountReadOnly())
 	}
-	if o.image != "" {
-		s, err := store(c)
-		if err != nil {
-			return nil, "", nil, err
+	if o.image == "" {
+		if o.upper != "" {
+			mopts = append(mopts, container.Upper(o.upper, o.work))
 		}
-		img, err := s.Resolve(o.image)
-		if err != nil {
-			return nil, "", nil, err
-		}
-		for i := len(img.Layers) - 1; i >= 0; i-- {
-			l, err := s.OpenLayer(img.Layers[i].DiffID)
-			if err != nil {
-				cleanup()
-				return nil, "", nil, err
-			}
-			closers = append(closers, func() { l.Close() })
-			lowers = append(lowers, unionfs.TarLayer(l.Index, l))
-		}
-		if o.upper == "" && !o.readOnly {
+		return container.MountDirs(o.lowers, o.mountpoint, mopts...)
+	}
+	s, err := store(c)
+	if err != nil {
+		return nil, err
+	}
+	img, err := s.Resolve(o.image)
+	if err != nil {
+		return nil, err
+	}
+	if !o.readOnly {
+		if o.upper == "" {
 			// runMount records a container and passes its upper; a
 			// caller that does not gets an unrecorded one, by ID.
-			id := make([]byte, 32)
-			rand.Read(id)
-			dir := filepath.Join(s.Root(), "containers", hex.EncodeToString(id))
+			dir := filepath.Join(s.Root(), "containers", container.NewID())
 			o.upper = filepath.Join(dir, "upper")
 			if o.work == "" {
 				o.work = filepath.Join(dir, "work")
 			}
-			for _, d := range []string{o.upper, o.work} {
-				if err := os.MkdirAll(d, 0o755); err != nil {
-					cleanup()
-					return nil, "", nil, fmt.Errorf("mount %s: %w", o.image, err)
-				}
-			}
 		}
-	} else {
-		for _, d := range o.lowers {
-			l, err := unionfs.DirLayer(d)
-			if err != nil {
-				cleanup()
-				return nil, "", nil, err
-			}
-			closers = append(closers, func() { unionfs.CloseLayer(l) })
-			lowers = append(lowers, l)
-		}
+		mopts = append(mopts, container.Upper(o.upper, o.work))
 	}
-	// A named upper (and work area) is created if missing, as a container's
-	// writable layer would be; overlayfs would refuse, docker users expect it.
-	for _, d := range []string{o.upper, o.work} {
-		if d != "" && !o.readOnly {
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				cleanup()
-				return nil, "", nil, fmt.Errorf("mount: %w", err)
-			}
-		}
-	}
-	var uopts []unionfs.Option
-	if o.work != "" {
-		uopts = append(uopts, unionfs.WorkDir(o.work))
-	}
-	if o.readOnly {
-		uopts = append(uopts, unionfs.ReadOnly())
-	}
-	u, err := unionfs.New(o.upper, lowers, uopts...)
-	if err != nil {
-		cleanup()
-		return nil, "", nil, err
-	}
-	closers = append(closers, func() { u.Close() })
-	srv, err := lfsfuse.Mount(o.mountpoint, u, lfsfuse.Debug(o.debug))
-	if err != nil {
-		cleanup()
-		return nil, "", nil, err
-	}
-	return srv, o.upper, cleanup, nil
+	return container.MountImage(s, img.ID, o.mountpoint, mopts...)
 }
 
 // mountDetached runs this command again without -d, in its own session,

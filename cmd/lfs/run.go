@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/lfs-dev/lfs/container"
 	"github.com/lfs-dev/lfs/layerstore"
@@ -152,22 +150,7 @@ func createContainer(s *layerstore.Store, o runOptions) (container.Container, sa
 	// The record comes first (a taken --name fails here) and goes last.
 	rec, err = container.Create(s, container.Container{ID: id, Name: o.name, Image: img.ID,
 		ImageRef: o.image, Command: spec.Args, EtcBinds: true, Spec: rawSpec, AutoRemove: o.rm})
-	if err != nil {
-		return rec, spec, err
-	}
-	// The container's directory is private; the upper is the root
-	// directory of the container, which everyone must be able to enter.
-	err = os.MkdirAll(rec.Dir, 0o700)
-	for _, d := range []string{rec.Upper(), rec.Work(), filepath.Join(rec.Dir, "rootfs")} {
-		if err == nil {
-			err = os.Mkdir(d, 0o755)
-		}
-	}
-	if err != nil {
-		container.Remove(s, id, false)
-		return rec, spec, fmt.Errorf("run: %w", err)
-	}
-	return rec, spec, nil
+	return rec, spec, err
 }
 
 type startOptions struct {
@@ -178,38 +161,10 @@ type startOptions struct {
 	removeOnError bool
 }
 
-// startContainer mounts the container's root filesystem (its image under
-// its writable layer), runs spec in the sandbox in the foreground,
-// forwarding signals, and records the start and the exit.
+// startContainer runs spec in the container in the foreground, forwarding
+// signals, and removes it afterwards with --rm or, for lfs run, when lfs
+// failed before the command ran.
 func startContainer(c *cli.Context, s *layerstore.Store, rec container.Container, spec sandbox.Spec, o startOptions) error {
-	id, dir := rec.ID, rec.Dir
-	mp := filepath.Join(dir, "rootfs")
-	if err := os.MkdirAll(mp, 0o755); err != nil {
-		return fmt.Errorf("start: %w", err)
-	}
-	// The container goes with --rm, and with a failure of lfs run before
-	// the command ran; a command that cannot be executed leaves it
-	// created, as docker does.
-	keep := !o.removeOnError
-	defer func() {
-		if o.rm || !keep {
-			container.Remove(s, id, false)
-			os.RemoveAll(dir)
-		}
-	}()
-	var err error
-	if spec.Etc, err = sandbox.WriteEtc(dir, spec.Hostname, spec.Network); err != nil {
-		return err
-	}
-	srv, _, cleanup, err := mountUnion(c, mountOptions{image: string(rec.Image), mountpoint: mp,
-		upper: rec.Upper(), work: rec.Work()})
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	defer srv.Unmount()
-	spec.Rootfs = mp
-
 	// Signals are caught before the container starts, so none sent in
 	// between kills lfs (and, through Pdeathsig, the container) without
 	// the mount coming down.
@@ -221,49 +176,19 @@ func startContainer(c *cli.Context, s *layerstore.Store, rec container.Container
 	if o.stdin {
 		stdio.Stdin = os.Stdin
 	}
-	p, err := sandbox.Start(spec, stdio)
-	if err != nil {
-		var ee *sandbox.ExecError
-		if errors.As(err, &ee) {
-			keep = true
-			container.Update(s, id, func(c *container.Container) error {
-				c.ExitCode = ee.Code
-				return nil
-			})
-			return &exitError{code: ee.Code, err: err}
-		}
-		return err
+	code, err := container.Run(s, rec, spec, container.RunOptions{Stdio: stdio, Signals: sigs})
+	var ee *sandbox.ExecError
+	// A command that cannot be executed leaves the container created, as
+	// docker does; lfs's own failure before it ran removes what lfs run made.
+	if o.rm || (err != nil && o.removeOnError && !errors.As(err, &ee)) {
+		container.Remove(s, rec.ID, false)
 	}
-	keep = true
-	container.Update(s, id, func(c *container.Container) error {
-		c.State, c.Started, c.Pid, c.InitPid = container.StateRunning, time.Now().UTC(), os.Getpid(), p.Pid()
-		return nil
-	})
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case sig := <-sigs:
-				p.Signal(sig)
-			case <-done:
-				return
-			}
-		}
-	}()
-	code, err := p.Wait()
-	close(done)
-	// lfs rm -f may have removed the record meanwhile.
-	container.Update(s, id, func(c *container.Container) error {
-		c.State, c.Finished, c.Pid, c.InitPid, c.ExitCode = container.StateExited, time.Now().UTC(), 0, 0, code
-		if err != nil {
-			c.ExitCode = 125
-		}
-		return nil
-	})
-	if err != nil {
+	switch {
+	case errors.As(err, &ee):
+		return &exitError{code: ee.Code, err: err}
+	case err != nil:
 		return err
-	}
-	if code != 0 {
+	case code != 0:
 		return errSilent(code)
 	}
 	return nil
