@@ -455,4 +455,3 @@ func (d *decision) simplify(def uint32) bool {
 	d.conds = out
 	return len(out) > 0 || d.ret != def
 }
-
