@@ -81,7 +81,9 @@ var probes = map[string]func(dir string) error{
 		return errnoOf(unix.Syscall(unix.SYS_OPEN_BY_HANDLE_AT, ^uintptr(0), 0, 0))
 	},
 	// Docker allows ptrace (kernel >= 4.8): no such process, not EPERM.
-	"ptrace": func(string) error { return errnoOf(unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_PEEKUSR, 1<<30, 0, 0, 0, 0)) },
+	"ptrace": func(string) error {
+		return errnoOf(unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_PEEKUSR, 1<<30, 0, 0, 0, 0))
+	},
 	"personality(PER_BSD)": func(string) error {
 		err := errnoOf(unix.Syscall(unix.SYS_PERSONALITY, 6, 0, 0))
 		unix.Syscall(unix.SYS_PERSONALITY, 0, 0, 0)
