@@ -81,9 +81,9 @@ const (
 // the profile.
 //
 // The same profile, arch and capability set (in any order) give the
-// same bytes.
+// same bytes. A nil Profile (Select's "none") gives a nil Filter.
 func (p *Profile) Compile(goarch string, caps []string) (*Filter, error) {
-	if p.unconfined() {
+	if p == nil || p.unconfined() {
 		return nil, nil
 	}
 	plat, ok := byGOARCH[goarch]

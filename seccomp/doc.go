@@ -7,14 +7,15 @@
 // A [Profile] is [DefaultProfile] (Docker's own, from moby's Go source of
 // it) or one the user gives ([LoadProfile], --security-opt
 // seccomp=PATH), checked as it is read: a bad one fails with one line
-// naming the problem. [Profile.Compile] makes the [Filter] for one
+// naming the problem. [Select] picks one from --security-opt seccomp=
+// and --privileged as Docker does. [Profile.Compile] makes the [Filter] for one
 // architecture and the container's capability set, which the profile's
 // includes/excludes depend on, as in Docker (--cap-add SYS_ADMIN
 // allows mount and unshare). The Filter is plain bytes, made in the
 // parent and sent to the sandbox's child, which calls [NoNewPrivs] if
 // asked and [Filter.Install] as late as it can before its exec.
-// --security-opt seccomp=unconfined and --privileged mean no Filter;
-// a nil *Filter installs nothing.
+// --security-opt seccomp=unconfined and --privileged mean no Profile and
+// no Filter; a nil *Filter installs nothing.
 //
 // # The program
 //

@@ -329,3 +329,36 @@ func reference(p *Profile, ab *arch, c call) uint32 {
 	}
 	return def
 }
+
+func TestSelect(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "p.json")
+	os.WriteFile(file, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}`), 0o644)
+	for _, tc := range []struct {
+		opt        string
+		privileged bool
+		want       string // "default", "none", "file"
+	}{
+		{"", false, "default"}, {"builtin", false, "default"}, {"unconfined", false, "none"},
+		{file, false, "file"}, {"", true, "none"}, {file, true, "none"},
+	} {
+		p, err := Select(tc.opt, tc.privileged)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := p.Compile("amd64", dockerCaps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := "none"
+		if f != nil {
+			v := newVM(t, f)
+			got = map[uint32]string{eperm: "default", allow: "file"}[v.run(sys(t, archX86_64, "keyctl"))]
+		}
+		if got != tc.want {
+			t.Errorf("Select(%q, privileged %v): %s, want %s", tc.opt, tc.privileged, got, tc.want)
+		}
+	}
+	if _, err := Select("/nonexistent.json", false); err == nil {
+		t.Error("a missing profile file selected")
+	}
+}
