@@ -34,11 +34,11 @@ func (c *compiler) program(sections []section) ([]bpf.RawInstruction, error) {
 	a.ret(badArch)
 	for i, s := range sections {
 		a.place(starts[i])
-		a.load(offNR)
 		if d := s.segs[0].d; len(s.segs) == 1 && len(d.conds) == 0 {
 			a.ret(d.ret) // one action for every number: no search
 			continue
 		}
+		a.load(offNR)
 		leaves := make([]leaf, len(s.segs))
 		for j, sg := range s.segs {
 			leaves[j] = leaf{sg.lo, c.target(sg.d)}

@@ -278,6 +278,9 @@ type decision struct {
 	conds []condRule
 	// bits32: conds compare the low words only.
 	bits32 bool
+	// final: a rule without conditions decided it; later rules for
+	// the syscall are ignored.
+	final bool
 }
 
 type condRule struct {
@@ -384,15 +387,14 @@ func (c *compiler) decisions(ab *arch, rules []rule) (map[uint32]*decision, uint
 			if d == nil {
 				d = &decision{ret: c.def, bits32: ab.bits32}
 				decs[nr] = d
-			} else if d.conds == nil {
-				continue // decided by a rule without conditions
 			}
-			if len(r.args) == 0 {
-				d.conds, d.ret = nil, r.ret
-				continue
+			switch {
+			case d.final:
+			case len(r.args) == 0:
+				d.conds, d.ret, d.final = nil, r.ret, true
+			default:
+				d.conds = append(d.conds, splitArgs(r)...)
 			}
-			d.conds = append(d.conds, splitArgs(r)...)
-			// d.conds != nil now marks "still open".
 		}
 	}
 	for nr, d := range decs {
