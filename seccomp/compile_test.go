@@ -340,3 +340,16 @@ func TestTableSpotChecks(t *testing.T) {
 		}
 	}
 }
+
+// A profile without rules: one return, no search.
+func TestProfileWithoutRules(t *testing.T) {
+	v := compile(t, parse(t, `{"defaultAction":"SCMP_ACT_LOG"}`), "arm64")
+	check(t, v, []want{
+		{sys(t, archAArch64, "openat"), unix.SECCOMP_RET_LOG, "openat"},
+		{call{audit: unix.AUDIT_ARCH_AARCH64, nr: 5000}, unix.SECCOMP_RET_LOG, "number 5000"},
+		{call{audit: unix.AUDIT_ARCH_X86_64}, kill, "x86_64 read"},
+	})
+	if n := len(v.prog); n != 4 {
+		t.Errorf("%d instructions:\n%s", n, v.dump())
+	}
+}
