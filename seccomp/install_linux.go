@@ -30,17 +30,7 @@ func (f *Filter) Install() error {
 	if f.Len() == 0 || len(f.Program)%8 != 0 {
 		return errors.New("install seccomp filter: empty or truncated program")
 	}
-	// The kernel's struct sock_filter, built field by field rather than
-	// by casting the bytes (which need not be aligned).
-	raw := f.Instructions()
-	prog := make([]unix.SockFilter, len(raw))
-	for i, r := range raw {
-		prog[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
-	}
-	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
-	r, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
-		uintptr(unix.SECCOMP_FILTER_FLAG_TSYNC|f.Flags), uintptr(unsafe.Pointer(&fprog)))
-	runtime.KeepAlive(prog)
+	r, errno := f.seccomp(unix.SECCOMP_FILTER_FLAG_TSYNC | f.Flags)
 	switch {
 	case errno == unix.EACCES:
 		return fmt.Errorf("install seccomp filter: %w (the process has neither no_new_privs nor CAP_SYS_ADMIN)", errno)
@@ -52,6 +42,21 @@ func (f *Filter) Install() error {
 		return fmt.Errorf("install seccomp filter: thread %d has another filter", r)
 	}
 	return nil
+}
+
+// seccomp calls seccomp(SECCOMP_SET_MODE_FILTER, flags, program).
+func (f *Filter) seccomp(flags uint) (uintptr, unix.Errno) {
+	// The kernel's struct sock_filter, built field by field rather than
+	// by casting the bytes (which need not be aligned).
+	raw := f.Instructions()
+	prog := make([]unix.SockFilter, len(raw))
+	for i, r := range raw {
+		prog[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	r, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(flags), uintptr(unsafe.Pointer(&fprog)))
+	runtime.KeepAlive(prog)
+	return r, errno
 }
 
 // NoNewPrivs sets no_new_privs (--security-opt no-new-privileges): no

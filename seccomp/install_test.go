@@ -13,7 +13,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -249,13 +248,8 @@ func childMain() int {
 
 // installThisThread is Install without TSYNC, for the control test.
 func installThisThread(f *Filter) error {
-	raw := f.Instructions()
-	prog := make([]unix.SockFilter, len(raw))
-	for i, r := range raw {
-		prog[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
-	}
-	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
-	return errnoOf(unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&fprog))))
+	_, errno := f.seccomp(0)
+	return errnoOf(0, 0, errno)
 }
 
 // runChild runs the child and returns its report; a child killed by a

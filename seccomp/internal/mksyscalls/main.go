@@ -73,30 +73,25 @@ type table map[string]uint32
 
 // generate returns the Go source of the tables.
 func generate(headers, xsys string) ([]byte, error) {
-	x86_64, err := parseHeader(filepath.Join(headers, "unistd_64.h"))
-	if err != nil {
-		return nil, err
-	}
-	x86, err := parseHeader(filepath.Join(headers, "unistd_32.h"))
-	if err != nil {
-		return nil, err
-	}
-	x32, err := parseHeader(filepath.Join(headers, "unistd_x32.h"))
-	if err != nil {
-		return nil, err
-	}
 	unix := filepath.Join(xsys, "unix")
-	arm64, err := parseXSys(filepath.Join(unix, "zsysnum_linux_arm64.go"))
-	if err != nil {
-		return nil, err
-	}
-	amd64New, err := parseXSys(filepath.Join(unix, "zsysnum_linux_amd64.go"))
-	if err != nil {
-		return nil, err
-	}
-	i386New, err := parseXSys(filepath.Join(unix, "zsysnum_linux_386.go"))
-	if err != nil {
-		return nil, err
+	var x86_64, x86, x32, arm64, amd64New, i386New table
+	for _, src := range []struct {
+		t     *table
+		path  string
+		parse func(string) (table, error)
+	}{
+		{&x86_64, filepath.Join(headers, "unistd_64.h"), parseHeader},
+		{&x86, filepath.Join(headers, "unistd_32.h"), parseHeader},
+		{&x32, filepath.Join(headers, "unistd_x32.h"), parseHeader},
+		{&arm64, filepath.Join(unix, "zsysnum_linux_arm64.go"), parseXSys},
+		{&amd64New, filepath.Join(unix, "zsysnum_linux_amd64.go"), parseXSys},
+		{&i386New, filepath.Join(unix, "zsysnum_linux_386.go"), parseXSys},
+	} {
+		t, err := src.parse(src.path)
+		if err != nil {
+			return nil, err
+		}
+		*src.t = t
 	}
 	for name, nr := range amd64New {
 		if _, ok := x86_64[name]; !ok {
