@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lfs-dev/lfs/internal/unprivileged"
 )
 
 // Reserved argv[0]s that make the test binary one of its own helpers.
@@ -358,32 +360,14 @@ func slirpChildren() []int {
 	return pids
 }
 
-// TestStartRootless runs this test binary as nobody (copied where
-// nobody can execute it): it starts a child in a user and network
+// TestStartRootless runs this test binary as nobody: it starts a child in a user and network
 // namespace of its own, as a rootless container, and publishes a port.
 func TestStartRootless(t *testing.T) {
 	needSlirp(t)
 	if fi, err := os.Stat("/dev/net/tun"); err != nil || fi.Mode().Perm()&0o006 != 0o006 {
 		t.Skip("/dev/net/tun is not read-writable by every user (Debian's default; .ci/run makes it so)")
 	}
-	dir, err := os.MkdirTemp("", "lfs-network-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
-	exe, _ := os.Executable()
-	b, err := os.ReadFile(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "network.test")
-	if err := os.WriteFile(bin, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := &exec.Cmd{Path: bin, Args: []string{rootlessArg}, Dir: "/", Env: []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + dir},
-		SysProcAttr: &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}, Pdeathsig: syscall.SIGKILL}}
-	os.Chmod(dir, 0o777)
+	cmd := unprivileged.Command(t, rootlessArg)
 	out, err := cmd.CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "ok" {
 		t.Errorf("rootless slirp4netns: %v\n%s", err, out)
@@ -433,6 +417,8 @@ func rootless() error {
 	other := exec.Command(exe)
 	other.Args = []string{childArg, "serve", "80"}
 	other.SysProcAttr = cmd.SysProcAttr
+	otherIn, _ := other.StdinPipe() // held open: the child waits on it
+	defer otherIn.Close()
 	if err := other.Start(); err != nil {
 		return err
 	}
