@@ -46,7 +46,8 @@ func init() {
 
 // child: "dial ADDR" prints the line the server at ADDR sends, or the
 // error; "serve PORT" echoes lines on TCP and datagrams on UDP at PORT
-// until stdin closes.
+// until stdin closes; "sink PORT" counts the bytes of each TCP
+// connection and answers with the count.
 func child(args []string) int {
 	in := bufio.NewReader(os.Stdin)
 	if _, err := in.ReadString('\n'); err != nil {
@@ -66,6 +67,22 @@ func child(args []string) int {
 		}
 		fmt.Print(line)
 		return 0
+	case "sink":
+		l, err := net.Listen("tcp", ":"+args[1])
+		if err != nil {
+			fmt.Println("error:", err)
+			return 1
+		}
+		fmt.Println("listening")
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return 1
+			}
+			n, _ := io.Copy(io.Discard, c)
+			fmt.Fprintf(c, "%d\n", n)
+			c.Close()
+		}
 	case "serve":
 		l, err := net.Listen("tcp", ":"+args[1])
 		if err != nil {
@@ -434,4 +451,53 @@ func rootless() error {
 		return fmt.Errorf("publish port 81 as nobody: %v, want %q", err, want)
 	}
 	return nil
+}
+
+// BenchmarkStart is one container network: slirp4netns attached and
+// ready with one published port, then closed.
+func BenchmarkStart(b *testing.B) {
+	needSlirp(b)
+	ports, _ := ParsePort("80")
+	for b.Loop() {
+		c := startChild(b, false, "serve", "80")
+		n, err := Start(c.cmd.Process.Pid, Config{Mode: Slirp4netns, Ports: ports})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n.Close()
+		c.cmd.Process.Kill()
+		c.cmd.Wait()
+	}
+}
+
+// BenchmarkPublishedTCP sends 64 MiB per iteration from the host to a
+// sink in the container through a published port.
+func BenchmarkPublishedTCP(b *testing.B) {
+	needSlirp(b)
+	c := startChild(b, false, "sink", "80")
+	ports, _ := ParsePort("80")
+	n := startNet(b, c.cmd.Process.Pid, Config{Mode: Slirp4netns, Ports: ports})
+	if got := c.goAhead(b); got != "listening" {
+		b.Fatalf("child: %q", got)
+	}
+	p := n.Ports()[0]
+	buf := make([]byte, 1<<20)
+	b.SetBytes(64 << 20)
+	for b.Loop() {
+		conn, err := net.Dial("tcp", netip.AddrPortFrom(p.HostIP, p.HostPort).String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		for range 64 {
+			if _, err := conn.Write(buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+		conn.(*net.TCPConn).CloseWrite()
+		// The sink answers with what it read, once it has read it all.
+		if line, err := bufio.NewReader(conn).ReadString('\n'); err != nil || line != "67108864\n" {
+			b.Fatalf("sink: %q, %v", line, err)
+		}
+		conn.Close()
+	}
 }
