@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lfs-dev/lfs/unionfs"
+	"golang.org/x/sys/unix"
 )
 
 // owner is who a COPY makes files belong to; nil keeps the source's.
@@ -22,6 +23,7 @@ type entry struct {
 	hdr tar.Header // Name relative to the root, without a trailing slash
 	t   *tree      // where a regular file's data is read from
 	src string     // its path in t
+	n   *unionfs.Node
 	// link groups regular files hard-linked in their tree: the first
 	// written keeps the data, the others link to it.
 	link [2]uint64
@@ -42,7 +44,7 @@ func walkEntries(t *tree, p string) ([]*entry, error) {
 				return err
 			}
 			if e != nil {
-				e.hdr.Name = rel
+				e.hdr.Name, e.n = rel, n
 				out = append(out, e)
 			}
 		}
@@ -162,8 +164,20 @@ func digestEntries(kind string, es []*entry, keepOwner bool) (string, error) {
 	return kind + ":" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// open reads a regular file's data, through the node the walk found.
+func (e *entry) open() (io.ReadCloser, error) {
+	if e.n == nil {
+		return e.t.open(e.src)
+	}
+	f, err := e.t.fs.OpenNode(e.n, unix.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	return &fileReader{f: f}, nil
+}
+
 func contentDigest(e *entry) (string, error) {
-	r, err := e.t.open(e.src)
+	r, err := e.open()
 	if err != nil {
 		return "", fmt.Errorf("read /%s: %w", e.src, err)
 	}
@@ -246,7 +260,7 @@ func (l *layerTar) put(e *entry, o owner) error {
 	if h.Typeflag != tar.TypeReg || h.Size == 0 {
 		return nil
 	}
-	r, err := e.t.open(e.src)
+	r, err := e.open()
 	if err != nil {
 		return fmt.Errorf("read /%s: %w", e.src, err)
 	}
