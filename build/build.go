@@ -718,22 +718,36 @@ func cacheKey(parent digest.Digest, createdBy, extra string) string {
 	return digest.FromString("lfs-build-cache-v1\n" + string(parent) + "\n" + createdBy + "\n" + extra).String()
 }
 
-// cached looks key up and, on a hit, makes its image current.
+// cacheCandidates is how many images one cache key remembers, newest
+// first: a --no-cache build adds one without losing the older ones.
+const cacheCandidates = 4
+
+// candidates reads the images a cache key names.
+func (b *builder) candidates(key string) ([]digest.Digest, error) {
+	var ids []digest.Digest
+	err := b.s.ViewBucket(cacheBucket, func(bk *bolt.Bucket) error {
+		if bk == nil {
+			return nil
+		}
+		for _, id := range strings.Fields(string(bk.Get([]byte(key)))) {
+			ids = append(ids, digest.Digest(id))
+		}
+		return nil
+	})
+	return ids, err
+}
+
+// cached looks key up and, on a hit (an image still there, a child of
+// the step's parent), makes that image current.
 func (b *builder) cached(s *stage, key string) (bool, error) {
 	if b.o.NoCache || s.cacheBust {
 		return false, nil
 	}
-	var id digest.Digest
-	err := b.s.ViewBucket(cacheBucket, func(bk *bolt.Bucket) error {
-		if bk != nil {
-			id = digest.Digest(bk.Get([]byte(key)))
-		}
-		return nil
-	})
+	ids, err := b.candidates(key)
 	if err != nil {
 		return false, err
 	}
-	if id != "" {
+	for _, id := range ids {
 		if img, err := b.s.Image(id); err == nil && img.Parent == s.id {
 			fmt.Fprintln(b.out, " ---> Using cache")
 			return true, b.loadImage(s, id)
@@ -769,7 +783,17 @@ func (b *builder) commit(s *stage, batch *layerstore.Batch, createdBy string, la
 	}
 	img.Parent = s.id
 	batch.SetImage(img)
-	if err := batch.Record(cacheBucket, key, []byte(img.ID)); err != nil {
+	ids, err := b.candidates(key)
+	if err != nil {
+		return err
+	}
+	list := []string{string(img.ID)}
+	for _, id := range ids {
+		if id != img.ID && len(list) < cacheCandidates {
+			list = append(list, string(id))
+		}
+	}
+	if err := batch.Record(cacheBucket, key, []byte(strings.Join(list, " "))); err != nil {
 		return err
 	}
 	if err := batch.Commit(); err != nil {

@@ -33,11 +33,13 @@
 // line (the instruction after substitution, with the build args a RUN
 // sees and the digests of COPY/ADD sources' names, content and metadata,
 // mtime left out), and what else changes its result (RUN's network,
-// COPY's --chmod). The store keeps key → image ID in meta.db's
-// "build-cache" bucket, written in the same transaction as the image
-// (layerstore.Batch.Record). A key hits when its image is still there
-// and its parent is the step's parent; after the first miss of a stage
-// no later step of it looks (a new parent could not hit anyway).
+// COPY's --chmod). The store keeps key → image IDs (the newest few, so
+// that a --no-cache build and its removal lose no older result) in
+// meta.db's "build-cache" bucket, written in the same transaction as the
+// image (layerstore.Batch.Record). A key hits when one of its images is
+// still there and its parent is the step's parent; after the first miss
+// of a stage no later step of it looks (a new parent could not hit
+// anyway).
 //
 // # Invariants
 //

@@ -198,10 +198,19 @@ func TestBuildCache(t *testing.T) {
 	if c := cachedSteps(out5); len(c) != 0 || id5 == id3 {
 		t.Errorf("--no-cache: cached steps %v", c)
 	}
-	// The cache survives the intermediate images only: rmi of the image
-	// and its parents' removal make the next build miss.
 	if !strings.Contains(out5, " ---> Running in ") || !strings.Contains(out5, "Removing intermediate container ") {
 		t.Errorf("RUN steps print their container:\n%s", out5)
+	}
+	// The cache is the intermediate images: rmi of a built image removes
+	// them (as docker); the results of the builds before --no-cache stay
+	// cached.
+	s.mustRun(t, "tag", id5, "nocache:1")
+	rmi := s.mustRun(t, "rmi", "nocache:1")
+	if n := strings.Count(rmi, "Deleted: sha256:"); n < 6 {
+		t.Errorf("rmi deleted %d images, want the image and its 5 intermediates:\n%s", n, rmi)
+	}
+	if out, id := s.build(t, "--build-arg", "V=2", ctx); fmt.Sprint(cachedSteps(out)) != "[2 3 4 5 6]" || id == id5 {
+		t.Errorf("after rmi: cached steps %v", cachedSteps(out))
 	}
 }
 
