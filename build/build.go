@@ -117,8 +117,9 @@ type builder struct {
 	work    *layerstore.WorkArea
 	nwork   int
 
-	stages   []stageResult
-	imgTrees map[digest.Digest]*tree
+	stages    []stageResult
+	imgTrees  []openTree // least recently used first
+	workTrees []*tree    // downloads and heredocs
 
 	sig      sync.Mutex
 	signaled os.Signal
@@ -191,7 +192,7 @@ func Build(ctx context.Context, s *layerstore.Store, o Options) (Result, error) 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	b := &builder{s: s, o: o, df: df, out: o.Stdout, runOut: o.Stdout, runErr: o.Stderr,
-		args: newBuildArgs(given), ctx: ctx, imgTrees: map[digest.Digest]*tree{}}
+		args: newBuildArgs(given), ctx: ctx}
 	if o.Quiet {
 		b.out, b.runOut, b.runErr = io.Discard, io.Discard, io.Discard
 	}
@@ -289,7 +290,10 @@ func (b *builder) cleanup() {
 	if b.context != nil {
 		b.context.close()
 	}
-	for _, t := range b.imgTrees {
+	for _, c := range b.imgTrees {
+		c.t.close()
+	}
+	for _, t := range b.workTrees {
 		t.close()
 	}
 	if b.work != nil {
@@ -441,17 +445,17 @@ func (b *builder) from(st *instructions.Stage) (*stage, error) {
 			return nil, at(b.df.Name, stageLoc{st}, err)
 		}
 	}
-	switch {
-	case strings.EqualFold(base, "scratch"):
-		s.cfg = v1.ConfigFile{Architecture: runtime.GOARCH, OS: "linux", RootFS: v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{}}}
-	default:
-		id, err := b.image(base, platform, true)
-		if err != nil {
+	var id digest.Digest
+	if !strings.EqualFold(base, "scratch") {
+		if id, err = b.image(base, platform, true); err != nil {
 			return nil, at(b.df.Name, stageLoc{st}, err)
 		}
-		if err := b.loadImage(s, id); err != nil {
-			return nil, err
-		}
+	}
+	if id == "" {
+		// scratch, or a stage that made nothing from it
+		s.cfg = v1.ConfigFile{Architecture: runtime.GOARCH, OS: "linux", RootFS: v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{}}}
+	} else if err := b.loadImage(s, id); err != nil {
+		return nil, err
 	}
 	if !hasEnv(s.cfg.Config.Env, "PATH") {
 		s.cfg.Config.Env = append(s.cfg.Config.Env, "PATH="+sandbox.DefaultPath)

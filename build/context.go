@@ -136,7 +136,16 @@ func extractTar(r io.Reader, dir string) error {
 		default:
 			continue // devices, fifos: a context has no use for them
 		}
-		if err := os.Chmod(p, mode|os.FileMode(h.Mode&0o7000)<<0); err != nil {
+		if h.Mode&0o4000 != 0 {
+			mode |= os.ModeSetuid
+		}
+		if h.Mode&0o2000 != 0 {
+			mode |= os.ModeSetgid
+		}
+		if h.Mode&0o1000 != 0 {
+			mode |= os.ModeSticky
+		}
+		if err := os.Chmod(p, mode); err != nil {
 			return err
 		}
 		os.Chtimes(p, h.ModTime, h.ModTime)

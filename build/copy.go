@@ -413,7 +413,7 @@ func (b *builder) localSource(dir, name string) (*source, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.imgTrees[digest.Digest("work:"+dir)] = t
+	b.workTrees = append(b.workTrees, t)
 	es, err := walkEntries(t, name)
 	if err != nil {
 		return nil, err

@@ -199,7 +199,6 @@ type layerTar struct {
 	now     time.Time
 	dirs    map[string]bool      // written, or known to be in the parent
 	links   map[[2]uint64]string // a hard-link group's first name
-	entries int
 }
 
 func newLayerTar(w io.Writer, parent *tree, now time.Time) *layerTar {
@@ -275,7 +274,6 @@ func (l *layerTar) writeHeader(h *tar.Header) error {
 	if h.Typeflag == tar.TypeDir && !strings.HasSuffix(h.Name, "/") {
 		h.Name += "/"
 	}
-	l.entries++
 	if err := l.tw.WriteHeader(h); err != nil {
 		return fmt.Errorf("write layer: %s: %w", h.Name, err)
 	}

@@ -189,15 +189,32 @@ func (b *builder) ingest(write func(w io.Writer) error) (*layerstore.LayerRef, *
 	return &ref, batch, nil
 }
 
-// imageTree opens an image's layers as a tree, once per build.
+// openTrees bounds the image trees a build keeps open (each holds a
+// descriptor per layer); a step uses two at most.
+const openTrees = 4
+
+// imageTree opens an image's layers as a tree, kept for the next steps
+// while it is among the few used last.
 func (b *builder) imageTree(id digest.Digest) (*tree, error) {
-	if t, ok := b.imgTrees[id]; ok {
-		return t, nil
+	for i, c := range b.imgTrees {
+		if c.id == id {
+			b.imgTrees = append(append(b.imgTrees[:i:i], b.imgTrees[i+1:]...), c)
+			return c.t, nil
+		}
 	}
 	t, err := openImageTree(b.s, id)
 	if err != nil {
 		return nil, err
 	}
-	b.imgTrees[id] = t
+	if len(b.imgTrees) >= openTrees {
+		b.imgTrees[0].t.close()
+		b.imgTrees = b.imgTrees[1:]
+	}
+	b.imgTrees = append(b.imgTrees, openTree{id, t})
 	return t, nil
+}
+
+type openTree struct {
+	id digest.Digest
+	t  *tree
 }
