@@ -194,11 +194,11 @@ func contentDigest(e *entry) (string, error) {
 // layer never changes a directory it only adds to), else made (0755,
 // owned by the given owner).
 type layerTar struct {
-	tw      *tar.Writer
-	parent  *tree
-	now     time.Time
-	dirs    map[string]bool      // written, or known to be in the parent
-	links   map[[2]uint64]string // a hard-link group's first name
+	tw     *tar.Writer
+	parent *tree
+	now    time.Time
+	dirs   map[string]bool      // written, or known to be in the parent
+	links  map[[2]uint64]string // a hard-link group's first name
 }
 
 func newLayerTar(w io.Writer, parent *tree, now time.Time) *layerTar {
