@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"archive/tar"
 	"bytes"
 	"fmt"
 	"io"
@@ -547,27 +546,5 @@ func TestBuildRunOneFile(t *testing.T) {
 	}
 	if names := strings.Join(tarNames(t, last), " "); names != "etc etc/profile" {
 		t.Errorf("RUN's layer holds %s", names)
-	}
-}
-
-// tarEntries lists a tar's entries as "name mode uid:gid" lines.
-func tarEntries(t *testing.T, p string) []string {
-	t.Helper()
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []string
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, fmt.Sprintf("%s %o %d:%d", h.Name, h.Mode, h.Uid, h.Gid))
 	}
 }
