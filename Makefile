@@ -7,11 +7,29 @@ BIN := bin/lfs
 export GOFLAGS
 
 # What the tests, the demo and the benchmarks run besides lfs.
-DEPS := fuse3 fuse-overlayfs busybox-static skopeo umoci podman uidmap \
-	hyperfine gcc libc6-dev tar gzip zstd docker-registry slirp4netns
+# One package per line, sorted (.ci/run installs this same list).
+DEPS := \
+	buildah \
+	busybox-static \
+	bzip2 \
+	docker-registry \
+	fuse-overlayfs \
+	fuse3 \
+	gcc \
+	gzip \
+	hyperfine \
+	libc6-dev \
+	podman \
+	skopeo \
+	slirp4netns \
+	tar \
+	uidmap \
+	umoci \
+	xz-utils \
+	zstd
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: all build test unit e2e lint vet fmt-check demo bench deps clean
+.PHONY: all build test unit e2e lint vet fmt-check demo bench deps print-deps clean
 
 all: build
 
@@ -58,6 +76,9 @@ demo: deps build
 bench: build
 	@set -e; for s in bench/*.sh; do [ -e "$$s" ] || continue; echo "== $$s"; LFS_BIN=$(CURDIR)/$(BIN) bash "$$s"; done
 	$(GO) test -run '^$$' -bench . ./layerstore/...
+
+print-deps:
+	@echo $(DEPS)
 
 deps:
 	@missing=; for p in $(DEPS); do \

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/lfs-dev/lfs/build"
+	"github.com/lfs-dev/lfs/build/change"
 	"github.com/lfs-dev/lfs/imagearchive"
 	"github.com/lfs-dev/lfs/layerstore"
 	"github.com/lfs-dev/lfs/reference"
@@ -52,7 +52,7 @@ func Commit(s *layerstore.Store, c Container, o CommitOptions) (digest.Digest, e
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		return "", fmt.Errorf("commit %s: config %s: %w: %v", short(c.ID), img.ID, layerstore.ErrCorrupt, err)
 	}
-	if err := build.ApplyChanges(&cfg.Config, o.Changes); err != nil {
+	if err := change.Apply(&cfg.Config, o.Changes); err != nil {
 		return "", err
 	}
 

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/lfs-dev/lfs/build"
+	"github.com/lfs-dev/lfs/build/change"
 	"github.com/lfs-dev/lfs/layerstore"
 	"github.com/lfs-dev/lfs/reference"
 	digest "github.com/opencontainers/go-digest"
@@ -37,7 +37,7 @@ func Import(s *layerstore.Store, r io.Reader, o ImportOptions) (digest.Digest, e
 		}
 	}
 	var cfg v1.Config
-	if err := build.ApplyChanges(&cfg, o.Changes); err != nil {
+	if err := change.Apply(&cfg, o.Changes); err != nil {
 		return "", err
 	}
 	b, err := s.NewBatch()

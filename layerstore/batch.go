@@ -42,15 +42,16 @@ type LayerRef struct {
 // at once (a pull streams its layers in parallel); Commit and Abort run
 // after they have all returned.
 type Batch struct {
-	s      *Store
-	dir    string
-	lock   *os.File
-	mu     sync.Mutex // guards n and the maps below while adding
-	n      int
-	blobs  map[digest.Digest]stagedBlob
-	layers map[digest.Digest]stagedLayer
-	images map[digest.Digest]Image
-	tags   []tagOp
+	s       *Store
+	area    *WorkArea
+	dir     string
+	mu      sync.Mutex // guards n and the maps below while adding
+	n       int
+	blobs   map[digest.Digest]stagedBlob
+	layers  map[digest.Digest]stagedLayer
+	images  map[digest.Digest]Image
+	tags    []tagOp
+	records []recordOp
 }
 
 type stagedBlob struct {
@@ -70,12 +71,39 @@ type tagOp struct {
 	id  digest.Digest
 }
 
+type recordOp struct {
+	bucket, key string
+	value       []byte
+}
+
 // NewBatch opens a work area under tmp/. Abort or Commit it.
 func (s *Store) NewBatch() (*Batch, error) {
+	area, err := s.NewWorkArea("batch-")
+	if err != nil {
+		return nil, err
+	}
+	return &Batch{s: s, area: area, dir: area.Dir,
+		blobs:  map[digest.Digest]stagedBlob{},
+		layers: map[digest.Digest]stagedLayer{},
+		images: map[digest.Digest]Image{},
+	}, nil
+}
+
+// WorkArea is a private directory under tmp/ that lives as long as its
+// process holds it: the next writer of the store removes the work areas
+// of dead processes.
+type WorkArea struct {
+	// Dir is the directory; everything in it goes with Close.
+	Dir  string
+	lock *os.File
+}
+
+// NewWorkArea makes a work area, its name starting with prefix.
+func (s *Store) NewWorkArea(prefix string) (*WorkArea, error) {
 	if s.readOnly {
 		return nil, ErrReadOnly
 	}
-	dir, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), "batch-")
+	dir, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), prefix)
 	if err != nil {
 		return nil, fmt.Errorf("create work area: %w", err)
 	}
@@ -95,21 +123,20 @@ func (s *Store) NewBatch() (*Batch, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("create work area: %w", err)
 	}
-	return &Batch{s: s, dir: dir, lock: lock,
-		blobs:  map[digest.Digest]stagedBlob{},
-		layers: map[digest.Digest]stagedLayer{},
-		images: map[digest.Digest]Image{},
-	}, nil
+	return &WorkArea{Dir: dir, lock: lock}, nil
+}
+
+// Close removes the work area. It is safe to call twice.
+func (w *WorkArea) Close() {
+	if w.lock != nil {
+		w.lock.Close()
+		w.lock = nil
+		os.RemoveAll(w.Dir)
+	}
 }
 
 // Abort removes everything staged. It is safe after Commit.
-func (b *Batch) Abort() {
-	if b.lock != nil {
-		b.lock.Close()
-		b.lock = nil
-	}
-	os.RemoveAll(b.dir)
-}
+func (b *Batch) Abort() { b.area.Close() }
 
 func (b *Batch) tempName(kind string) string {
 	b.mu.Lock()
@@ -341,9 +368,23 @@ func (b *Batch) Tag(ref string, id digest.Digest) {
 	b.tags = append(b.tags, tagOp{ref, id})
 }
 
+// Record stages putting key = value in another package's bucket of
+// meta.db (see Store.UpdateBucket), written in the same transaction as
+// the images, so a record never names an image that is not there yet.
+// The store's own buckets are refused.
+func (b *Batch) Record(bucket, key string, value []byte) error {
+	if err := foreignBucket(bucket); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.records = append(b.records, recordOp{bucket, key, append([]byte(nil), value...)})
+	return nil
+}
+
 // Commit makes the batch visible: under the store lock it journals the
 // renames, moves staged files into place, then records layers, blobs,
-// images and tags in one transaction. It returns ErrNotFound if an image
+// images, tags and records in one transaction. It returns ErrNotFound if an image
 // names a layer or config that is neither staged nor stored (another
 // process may have removed it meanwhile). The batch is done afterwards.
 func (b *Batch) Commit() error {
@@ -472,6 +513,15 @@ func (b *Batch) commit(db *bolt.DB) error {
 				if err := putJSON(tx, bucketImages, string(img.ID), img); err != nil {
 					return err
 				}
+			}
+		}
+		for _, r := range b.records {
+			bk, err := tx.CreateBucketIfNotExists([]byte(r.bucket))
+			if err != nil {
+				return fmt.Errorf("bucket %s: %w", r.bucket, err)
+			}
+			if err := bk.Put([]byte(r.key), r.value); err != nil {
+				return err
 			}
 		}
 		for _, k := range journal {

@@ -29,8 +29,10 @@ type UsedBy func(tx *bolt.Tx, id digest.Digest) []string
 // Remove does what `docker rmi` does with name: a tag is untagged, and the
 // image deleted once no tag or digest names it; an ID deletes the image if
 // it has at most one repository, or with force. It refuses, with
-// ErrConflict or ErrInUse, what docker refuses. Layers and blobs no image
-// uses any more are deleted from disk.
+// ErrConflict or ErrInUse, what docker refuses. A deleted image's parents
+// go with it while nothing else holds them (no tag, digest, other child
+// or container), as docker prunes a build's intermediate images. Layers
+// and blobs no image uses any more are deleted from disk.
 func (s *Store) Remove(name string, force bool) ([]RemoveEvent, error) {
 	var events []RemoveEvent
 	var doomed []string
@@ -107,6 +109,21 @@ func (s *Store) Remove(name string, force bool) ([]RemoveEvent, error) {
 			return err
 		}
 		events = append(events, RemoveEvent{Deleted: img.ID})
+		// As docker: the parents go too while nothing else holds them (no
+		// tag or digest, no other child, no container), so removing a
+		// built image removes its build's intermediate images.
+		for p := img.Parent; p != ""; {
+			parent, err := getImage(tx, p)
+			if err != nil || len(tagsByImage(tx)[p]) > 0 || len(parent.RepoDigests) > 0 ||
+				len(childrenOf(tx, p)) > 0 || len(s.usersOf(tx, p)) > 0 {
+				break
+			}
+			if err := tx.Bucket(bucketImages).Delete([]byte(p)); err != nil {
+				return err
+			}
+			events = append(events, RemoveEvent{Deleted: p})
+			p = parent.Parent
+		}
 		var gone []digest.Digest
 		gone, doomed, err = s.collect(tx)
 		for _, d := range gone {

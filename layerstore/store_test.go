@@ -421,3 +421,54 @@ func TestCleanerSparesNewWorkAreas(t *testing.T) {
 		b.Abort()
 	}
 }
+
+// TestRemovePrunesParents: removing an image removes its parents that
+// nothing else holds, as docker removes a build's intermediate images; a
+// tagged parent, or one with another child, stops the walk.
+func TestRemovePrunesParents(t *testing.T) {
+	s := openStore(t)
+	child := func(parent Image, file, tag string) Image {
+		t.Helper()
+		img := addImage(t, s, mkTar(t, file, file), tag)
+		img.Parent = parent.ID
+		b, _ := s.NewBatch()
+		b.SetImage(img)
+		if err := b.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		return img
+	}
+	base := addImage(t, s, mkTar(t, "base", "base"), "docker.io/library/base:latest")
+	mid := child(base, "mid", "")
+	other := child(mid, "other", "") // a second child of mid
+	top := child(mid, "top", "")
+	leaf := child(top, "leaf", "docker.io/library/leaf:latest")
+	deletedBy := func(name string) []digest.Digest {
+		t.Helper()
+		ev, err := s.Remove(name, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []digest.Digest
+		for _, e := range ev {
+			if e.Deleted != "" {
+				out = append(out, e.Deleted)
+			}
+		}
+		return out
+	}
+	// leaf and top go; mid has another child.
+	if got := deletedBy("leaf"); len(got) < 2 || got[0] != leaf.ID || got[1] != top.ID {
+		t.Fatalf("rmi leaf deleted %v", got)
+	}
+	if _, err := s.Image(mid.ID); err != nil {
+		t.Fatalf("mid, parent of another image, is gone: %v", err)
+	}
+	// other and mid go; base is tagged.
+	if got := deletedBy(string(other.ID)); len(got) < 2 || got[0] != other.ID || got[1] != mid.ID {
+		t.Fatalf("rmi other deleted %v", got)
+	}
+	if _, err := s.Image(base.ID); err != nil {
+		t.Fatalf("tagged base is gone: %v", err)
+	}
+}

@@ -72,13 +72,28 @@ func runHistory(c *cli.Context, o historyOptions) error {
 			li++
 		}
 	}
+	// As docker: the rows from the top take the IDs of the image, its
+	// parent, its parent's parent... (a build's steps), as far as the
+	// store has them.
+	chain := map[int]string{}
+	for i, cur := len(cfg.History)-1, img; i >= 0; i-- {
+		chain[i] = string(cur.ID)
+		if cur.Parent == "" {
+			break
+		}
+		next, err := s.Image(cur.Parent)
+		if err != nil {
+			break
+		}
+		cur = next
+	}
 	var rows []any
 	var ids []string
 	for i := len(cfg.History) - 1; i >= 0; i-- {
 		h := cfg.History[i]
 		id := "<missing>"
-		if i == len(cfg.History)-1 {
-			id = string(img.ID)
+		if c, ok := chain[i]; ok {
+			id = c
 			if !o.noTrunc {
 				id = format.TruncateID(id)
 			}

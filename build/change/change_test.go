@@ -1,4 +1,4 @@
-package build
+package change
 
 import (
 	"errors"
@@ -9,9 +9,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-func TestApplyChanges(t *testing.T) {
+func TestApply(t *testing.T) {
 	cfg := v1.Config{Env: []string{"PATH=/bin"}}
-	err := ApplyChanges(&cfg, []string{
+	err := Apply(&cfg, []string{
 		`CMD ["sh", "-c", "echo hi"]`,
 		`ENTRYPOINT /entry --flag`,
 		`ENV A=1 B="two words"`,
@@ -47,11 +47,32 @@ func TestApplyChanges(t *testing.T) {
 	}
 }
 
-func TestApplyChangesRefuses(t *testing.T) {
+func TestApplyRefuses(t *testing.T) {
 	for _, ch := range []string{"RUN rm -rf /", "FROM busybox", "COPY a b", "NOTANINSTRUCTION x", "ENV", "CMD a\nCMD b"} {
 		var cfg v1.Config
-		if err := ApplyChanges(&cfg, []string{ch}); !errors.Is(err, ErrChange) {
-			t.Errorf("%q: err = %v, want ErrChange", ch, err)
+		if err := Apply(&cfg, []string{ch}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q: err = %v, want ErrInvalid", ch, err)
+		}
+	}
+}
+
+func TestWorkdirAndPorts(t *testing.T) {
+	for _, c := range []struct{ cur, req, want string }{
+		{"", "app", "/app"}, {"/srv", "app/", "/srv/app"}, {"/srv", "../x", "/x"},
+		{"/srv", "/abs/", "/abs/"}, // absolute paths are kept as written, as docker does
+	} {
+		if got := Workdir(c.cur, c.req); got != c.want {
+			t.Errorf("Workdir(%q, %q) = %q, want %q", c.cur, c.req, got, c.want)
+		}
+	}
+	got, err := ExposedPorts([]string{"80", "53/UDP", "8000-8002/tcp"})
+	want := []string{"80/tcp", "53/udp", "8000/tcp", "8001/tcp", "8002/tcp"}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("ExposedPorts = %v, %v; want %v", got, err, want)
+	}
+	for _, bad := range []string{"x", "90-80", "70000"} {
+		if _, err := ExposedPorts([]string{bad}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ExposedPorts(%q): %v, want ErrInvalid", bad, err)
 		}
 	}
 }
