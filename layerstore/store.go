@@ -212,7 +212,8 @@ func (s *Store) recover(db *bolt.DB) error {
 }
 
 // cleanTmp removes work areas whose owner is gone: each holds a flock on
-// its "lock" file for as long as its process lives.
+// its "lock" file for as long as its process lives. The resume area
+// (resume.go) keeps its entries for a while.
 func (s *Store) cleanTmp() {
 	dir := filepath.Join(s.root, "tmp")
 	ents, err := os.ReadDir(dir)
@@ -221,6 +222,10 @@ func (s *Store) cleanTmp() {
 	}
 	for _, e := range ents {
 		p := filepath.Join(dir, e.Name())
+		if e.Name() == "partial" {
+			s.cleanKept(resumeTTL)
+			continue
+		}
 		f, err := os.Open(filepath.Join(p, "lock"))
 		if err != nil {
 			// A work area without its lock file is one being created right

@@ -74,6 +74,12 @@ var (
 type Event struct {
 	ID     string // a layer's short digest, a tag, or ""
 	Status string // "Pulling from library/busybox", "Pull complete", "Pushed"
+	// Layer says ID is a layer's (or blob's): it gets a progress bar.
+	Layer bool
+	// Progress events ("Downloading", "Pushing") say how far a blob is,
+	// Current of Total bytes; docker prints them only on a terminal.
+	Progress       bool
+	Current, Total int64
 }
 
 // Client talks to registries on behalf of one command.

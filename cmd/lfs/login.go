@@ -53,7 +53,7 @@ func runLogin(c *cli.Context, o loginOptions) error {
 	if o.user == "" || o.password == "" {
 		return errors.New("login needs --username and a password (--password or --password-stdin)")
 	}
-	rc, err := registryClient(c.App.Writer, true, o.tlsVerify)
+	rc, _, err := registryClient(c.App.Writer, true, o.tlsVerify)
 	if err != nil {
 		return err
 	}
