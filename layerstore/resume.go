@@ -24,9 +24,9 @@ import (
 const resumeTTL = 24 * time.Hour
 
 type keptLayer struct {
-	Ref    LayerRef      `json:"ref"`
-	Index  digest.Digest `json:"index"`
-	HasBlob bool         `json:"hasBlob"` // a compressed blob file is kept too
+	Ref     LayerRef      `json:"ref"`
+	Index   digest.Digest `json:"index"`
+	HasBlob bool          `json:"hasBlob"` // a compressed blob file is kept too
 }
 
 func (s *Store) resumeDir() string { return filepath.Join(s.root, "tmp", "partial") }
