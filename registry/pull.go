@@ -289,8 +289,6 @@ func (c *Client) config(ctx context.Context, rt http.RoundTripper, repo name.Rep
 // resume area). Each layer completed here goes to the resume area too, so
 // that if this pull fails or is killed the next one starts from it.
 func (c *Client) layers(ctx context.Context, s *layerstore.Store, b *layerstore.Batch, rt http.RoundTripper, repo name.Repository, descs []ocispec.Descriptor, diffIDs []digest.Digest) ([]layerstore.LayerRef, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	out := make([]layerstore.LayerRef, len(descs))
 	errs := make([]error, len(descs))
 	first := map[digest.Digest]int{} // a blob listed twice is fetched once
@@ -334,9 +332,10 @@ func (c *Client) layers(ctx context.Context, s *layerstore.Store, b *layerstore.
 			ref, resumed := b.Resume(d.Digest)
 			if !resumed {
 				var err error
+				// A layer that fails leaves the others to finish: kept,
+				// they need not come again on the next try.
 				if ref, err = c.layer(ctx, b, rt, repo, d); err != nil {
 					errs[i] = fmt.Errorf("layer %s: %w", d.Digest, err)
-					cancel()
 					return
 				}
 				if err := b.Keep(ref); err != nil {
@@ -345,7 +344,6 @@ func (c *Client) layers(ctx context.Context, s *layerstore.Store, b *layerstore.
 			}
 			if ref.DiffID != diffIDs[i] {
 				errs[i] = fmt.Errorf("layer %s: %w: it is %s, the config says %s", d.Digest, layerstore.ErrDigestMismatch, ref.DiffID, diffIDs[i])
-				cancel()
 				return
 			}
 			ref.Blob.MediaType = d.MediaType

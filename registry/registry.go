@@ -368,8 +368,8 @@ func (c *Client) remoteOpts(ctx context.Context, host string, extra ...remote.Op
 
 // classify wraps a ggcr error in this package's sentinels, keeping its text.
 func classify(err error) error {
-	if err == nil {
-		return nil
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
