@@ -294,7 +294,9 @@ func TestPushKilled(t *testing.T) {
 	twoDone := make(chan struct{})
 	release := make(chan struct{})
 	defer close(release)
-	p.add(func(r *http.Request) bool { return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") },
+	p.add(func(r *http.Request) bool {
+		return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/")
+	},
 		func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 			mu.Lock()
 			done++
@@ -339,7 +341,9 @@ func TestRegistryProgressBars(t *testing.T) {
 	p := startProxy(t, reg)
 	s := setup(t)
 	ref := p.host + "/" + tl.repo
-	p.add(func(r *http.Request) bool { return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") },
+	p.add(func(r *http.Request) bool {
+		return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/")
+	},
 		func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 			next.ServeHTTP(&slowWriter{ResponseWriter: w, piece: 64 << 10, pause: 40 * time.Millisecond}, r)
 		})
