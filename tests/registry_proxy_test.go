@@ -42,11 +42,15 @@ type fault struct {
 
 func startProxy(t *testing.T, reg *testRegistry) *faultProxy {
 	t.Helper()
-	target, _ := url.Parse("http://" + reg.host)
-	rp := httputil.NewSingleHostReverseProxy(target)
-	rp.FlushInterval = -1
-	rp.ErrorLog = nil
-	p := &faultProxy{next: rp}
+	p := newProxy(t)
+	p.forward(reg.host)
+	return p
+}
+
+// newProxy listens on 127.0.0.1; until forward, it answers 502.
+func newProxy(t *testing.T) *faultProxy {
+	t.Helper()
+	p := &faultProxy{next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) })}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +59,16 @@ func startProxy(t *testing.T, reg *testRegistry) *faultProxy {
 	p.serve(l)
 	t.Cleanup(p.stop)
 	return p
+}
+
+// forward sends what no fault takes to the registry at host.
+func (p *faultProxy) forward(host string) {
+	target, _ := url.Parse("http://" + host)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.FlushInterval = -1
+	p.mu.Lock()
+	p.next = rp
+	p.mu.Unlock()
 }
 
 func (p *faultProxy) serve(l net.Listener) {
@@ -105,12 +119,13 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
+	next := p.next
 	p.mu.Unlock()
 	if f == nil {
-		p.next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
 		return
 	}
-	f.handle(w, r, p.next)
+	f.handle(w, r, next)
 }
 
 // add installs a fault; the first whose match accepts a request has it.

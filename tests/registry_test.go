@@ -37,6 +37,7 @@ func startRegistry(t *testing.T, user, password string) *testRegistry {
 type registryOpts struct {
 	user, password  string // htpasswd basic auth, if set
 	tlsCert, tlsKey string // PEM files: serve HTTPS
+	auth            string // the config's auth: section as YAML, if set (token auth)
 }
 
 // startRegistryWith starts a registry as o says and stops it at cleanup.
@@ -64,6 +65,9 @@ func startRegistryWith(t *testing.T, o registryOpts) *testRegistry {
 			t.Fatal(err)
 		}
 		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: lfs-test\n    path: %s\n", htpasswd)
+	}
+	if o.auth != "" {
+		auth = "auth:\n" + o.auth
 	}
 	scheme, tlsCfg := "http", ""
 	if o.tlsCert != "" {
@@ -247,6 +251,18 @@ func TestPushToRegistry(t *testing.T) {
 	if err != nil || len(idx.Manifests) != 1 || idx.Manifests[0].Digest != f.base.manifestDigest {
 		t.Errorf("skopeo copy of the pushed image: index %s, err %v", data, err)
 	}
+	// And to a plain directory (skopeo's dir:): the same manifest, and each
+	// blob under the name of its digest, with those bytes.
+	plain := filepath.Join(t.TempDir(), "dir")
+	sh(t, "skopeo", "copy", "-q", "--src-tls-verify=false", "docker://"+dest, "dir:"+plain)
+	if m, err := os.ReadFile(filepath.Join(plain, "manifest.json")); err != nil || digestOf(m) != f.base.manifestDigest {
+		t.Errorf("skopeo copy to dir: manifest %s (%v), want %s", digestOf(m), err, f.base.manifestDigest)
+	}
+	for _, d := range append([]string{f.base.manifest.Config.Digest}, f.base.manifest.Layers[0].Digest) {
+		if b, err := os.ReadFile(filepath.Join(plain, hexOf(d))); err != nil || digestOf(b) != d {
+			t.Errorf("skopeo copy to dir: blob %s: %v", d, err)
+		}
+	}
 
 	// A pull → push round trip keeps the digest; so does an image whose
 	// layer arrived uncompressed (docker-archive): its tar is its blob.
@@ -396,4 +412,92 @@ func TestRegistrySearch(t *testing.T) {
 		t.Errorf("search --limit 1: %q", out)
 	}
 	s.mustFail(t, nil, []string{"registry"}, "search", "busybox")
+}
+
+// --all-tags pulls every tag of a repository, as docker does, and names
+// the repository at the end; a tag beside it is refused.
+func TestPullAllTags(t *testing.T) {
+	f := getFixtures(t)
+	reg := startRegistry(t, "", "")
+	s := setup(t)
+	reg.skopeoPush(t, "oci:"+f.layout+":base", "multi/img:1")
+	reg.skopeoPush(t, "oci:"+f.layout+":two", "multi/img:2")
+	repo := reg.host + "/multi/img"
+	out := s.mustRun(t, "pull", "--all-tags", repo)
+	for _, l := range []string{"1: Pulling from multi/img", "2: Pulling from multi/img", "Status: Downloaded newer image for " + repo} {
+		if !slices.Contains(lines(out), l) {
+			t.Errorf("pull --all-tags lacks %q:\n%s", l, out)
+		}
+	}
+	if ls := lines(out); ls[len(ls)-1] != repo {
+		t.Errorf("pull --all-tags: last line %q, want %q", ls[len(ls)-1], repo)
+	}
+	if a, b := s.id(t, repo+":1"), s.id(t, repo+":2"); a != f.base.ID() || b != f.two.ID() {
+		t.Errorf("pull --all-tags: tags are %s and %s, want %s and %s", a, b, f.base.ID(), f.two.ID())
+	}
+	if out := s.mustRun(t, "pull", "-a", repo); !strings.Contains(out, "Status: Image is up to date for "+repo) {
+		t.Errorf("second pull --all-tags:\n%s", out)
+	}
+	s.mustFail(t, nil, []string{"tag", "all-tags"}, "pull", "--all-tags", repo+":1")
+}
+
+// skopeo pushes the busybox image; lfs pulls it and runs it.
+func TestPullThenRun(t *testing.T) {
+	needFUSE(t)
+	f := getFixtures(t)
+	reg := startRegistry(t, "", "")
+	s := setup(t)
+	reg.skopeoPush(t, "oci:"+f.layout+":base", "run/busybox:1")
+	ref := reg.host + "/run/busybox:1"
+	s.mustRun(t, "pull", "-q", ref)
+	t.Cleanup(func() {
+		for _, mp := range mountsUnder(s.root) {
+			t.Errorf("still mounted after lfs run: %s", mp)
+			exec.Command("umount", "-l", mp).Run()
+		}
+	})
+	if out := s.mustRun(t, "run", "--rm", ref, "sh", "-c", "echo pulled and running; cat /etc/os-release 2>/dev/null | head -1"); !strings.HasPrefix(out, "pulled and running\n") {
+		t.Errorf("lfs run of a pulled image: %q", out)
+	}
+}
+
+// A registry that refuses its catalog gets a message that says so; one
+// that pages it (here one repository a page) is read to the end.
+func TestSearchCatalog(t *testing.T) {
+	f := getFixtures(t)
+	reg := startRegistry(t, "", "")
+	s := setup(t)
+	for _, r := range []string{"a/one:1", "b/two:1", "c/three:1"} {
+		reg.skopeoPush(t, "oci:"+f.layout+":base", r)
+	}
+	p := startProxy(t, reg)
+	catalog := func(r *http.Request) bool { return r.URL.Path == "/v2/_catalog" }
+	p.add(catalog, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		q := r.URL.Query()
+		q.Set("n", "1")
+		r.URL.RawQuery = q.Encode()
+		next.ServeHTTP(w, r)
+	})
+	out := s.mustRun(t, "search", "--format", "{{.Name}} {{.Tags}}", p.host+"/")
+	want := []string{p.host + "/a/one 1", p.host + "/b/two 1", p.host + "/c/three 1"}
+	if !slices.Equal(lines(out), want) {
+		t.Errorf("search of a paged catalog: %q, want %q", lines(out), want)
+	}
+	if n := p.count("GET", "/v2/_catalog"); n < 3 {
+		t.Errorf("the catalog was read in %d pages, want 3 or more", n)
+	}
+	if out := s.mustRun(t, "search", "--limit", "2", "--format", "json", p.host+"/"); len(lines(out)) != 2 || !strings.Contains(out, `"Name":"`+p.host+`/a/one"`) {
+		t.Errorf("search --limit 2 --format json: %q", out)
+	}
+
+	p.clear()
+	p.add(catalog, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"catalog is not public"}]}`))
+	})
+	msg := s.mustFail(t, nil, []string{"catalog"}, "search", p.host+"/one")
+	if !strings.Contains(msg, "does not list its catalog") || !strings.Contains(msg, "401") {
+		t.Errorf("search of a registry that refuses its catalog: %q", msg)
+	}
 }
