@@ -122,3 +122,52 @@ func TestRegistryTLS(t *testing.T) {
 		t.Errorf("push with the CA in certs.d: exit %d: %s", r.code, r.stderr)
 	}
 }
+
+// The third mode: TLS with the test's CA and htpasswd basic auth, as a
+// private registry runs. login checks the password over TLS, and pull and
+// push then use what it stored.
+func TestRegistryTLSBasicAuth(t *testing.T) {
+	f := getFixtures(t)
+	dir := t.TempDir()
+	caPath, cert, key := testCA(t, dir)
+	reg := startRegistryWith(t, registryOpts{tlsCert: cert, tlsKey: key, user: "dave", password: "tl5pass"})
+	s := setup(t)
+	certsD := filepath.Join(dir, "certs.d")
+	if err := os.MkdirAll(filepath.Join(certsD, reg.host), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(caPath)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(certsD, reg.host, "ca.crt"), data, 0o644)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.skopeoPush(t, "oci:"+f.layout+":two", "secure/two:1", "dave:tl5pass")
+	ref := reg.host + "/secure/two:1"
+	env := []string{"LFS_CERTS_D=" + certsD, "REGISTRY_AUTH_FILE=" + filepath.Join(dir, "auth.json"), "HOME=" + dir}
+	lfs := func(stdin string, args ...string) result {
+		return runWith(t, opts{env: env, stdin: strings.NewReader(stdin)}, s.args(args)...)
+	}
+	before := s.snapshot(t)
+	if msg := checkError(t, lfs("", "pull", ref), []string{"pull"}); !containsAnyFold(msg, []string{"unauthorized", "authentication"}) {
+		t.Errorf("pull over TLS without credentials: %q", msg)
+	}
+	s.assertUnchanged(t, before)
+	checkError(t, lfs("wrong\n", "login", "-u", "dave", "--password-stdin", reg.host), []string{"login"})
+	if r := lfs("tl5pass\n", "login", "-u", "dave", "--password-stdin", reg.host); r.code != 0 {
+		t.Fatalf("login over TLS: exit %d: %s", r.code, r.stderr)
+	}
+	if r := lfs("", "pull", "-q", ref); r.code != 0 {
+		t.Fatalf("pull over TLS with basic auth: exit %d: %s", r.code, r.stderr)
+	}
+	if id := s.id(t, ref); id != f.two.ID() {
+		t.Errorf("pulled %s, want %s", id, f.two.ID())
+	}
+	if r := lfs("", "push", ref, reg.host+"/secure/again:1"); r.code != 0 {
+		t.Fatalf("push over TLS with basic auth: exit %d: %s", r.code, r.stderr)
+	}
+	if got := reg.manifestDigest(t, "secure/again:1", "dave:tl5pass"); got != f.two.manifestDigest {
+		t.Errorf("pushed over TLS: digest %s, want %s", got, f.two.manifestDigest)
+	}
+}
