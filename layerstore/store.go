@@ -8,6 +8,7 @@
 //	layers/sha256/DIFFID/index    its tarindex, built once at import
 //	meta.db                       bbolt: images, refs, layers, pending renames
 //	tmp/                          work areas of running writers
+//	tmp/partial/BLOBHEX/          layers a pull completed but did not commit (resume.go)
 //
 // Invariants: a file under blobs/ or layers/ is complete and verified (it is
 // written under tmp/, hashed while written, fsynced and renamed into
