@@ -26,12 +26,15 @@ restart_registry() {
   [ "${1:-}" = keep ] || rm -rf regdata
   docker-registry serve reg.yml >reg.log 2>&1 &
   echo $! >reg.pid
-  for _ in $(seq 200); do curl -sf "http://$(cat reg.addr)/v2/" >/dev/null && return 0; sleep 0.02; done
+  for _ in $(seq 200); do
+    python3 -c 'import sys, urllib.request; urllib.request.urlopen("http://" + sys.argv[1] + "/v2/", timeout=1)' "$(cat reg.addr)" 2>/dev/null && return 0
+    sleep 0.02
+  done
   echo "registry.sh: the registry did not start:" >&2; cat reg.log >&2; exit 1
 }
 if [ "${1:-}" = --restart-registry ]; then restart_registry "${2:-}"; exit 0; fi
 
-for t in hyperfine skopeo docker-registry python3 curl gzip go; do
+for t in hyperfine skopeo docker-registry python3 gzip go; do
   command -v $t >/dev/null || { echo "registry.sh: $t is not installed (make deps)" >&2; exit 1; }
 done
 ggcr=$(awk '$1 == "github.com/google/go-containerregistry" {print $2}' "$here/go.mod")
