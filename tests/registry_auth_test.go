@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -254,5 +255,31 @@ esac
 	}
 	if erased := strings.TrimSpace(read("erased")); erased != reg.host {
 		t.Errorf("logout erased %q from the helper, want %q", erased, reg.host)
+	}
+}
+
+// On a terminal, login asks for what the flags do not give, as docker
+// login does.
+func TestLoginPrompts(t *testing.T) {
+	getFixtures(t)
+	needTools(t, "script", "stty")
+	reg := startRegistry(t, "erin", "pr0mpt")
+	s := setup(t)
+	authFile := filepath.Join(t.TempDir(), "auth.json")
+	cmdline := "stty rows 40 cols 120; exec " + lfsBin + " " + strings.Join(s.args([]string{"login", reg.host}), " ")
+	cmd := exec.Command("script", "-qefc", cmdline, "/dev/null")
+	cmd.Env = append(baseEnv(), "REGISTRY_AUTH_FILE="+authFile)
+	cmd.Stdin = strings.NewReader("erin\npr0mpt\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("login on a terminal: %v\n%q", err, out)
+	}
+	for _, want := range []string{"Username: ", "Password: ", "Login Succeeded"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("login on a terminal: no %q in\n%q", want, out)
+		}
+	}
+	if data, err := os.ReadFile(authFile); err != nil || !strings.Contains(string(data), reg.host) {
+		t.Errorf("auth file after login on a terminal: %s (%v)", data, err)
 	}
 }

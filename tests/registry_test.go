@@ -3,6 +3,7 @@ package tests
 import (
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,6 +40,8 @@ type registryOpts struct {
 	user, password  string // htpasswd basic auth, if set
 	tlsCert, tlsKey string // PEM files: serve HTTPS
 	auth            string // the config's auth: section as YAML, if set (token auth)
+	clientCA        string // a CA file: ask clients for certificates it signed
+	ip              string // where to listen, default 127.0.0.1
 }
 
 // startRegistryWith starts a registry as o says and stops it at cleanup.
@@ -48,7 +52,11 @@ func startRegistryWith(t *testing.T, o registryOpts) *testRegistry {
 		t.Skipf("%s is missing (make deps installs docker-registry)", registryBin)
 	}
 	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ip := o.ip
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
+	l, err := net.Listen("tcp", ip+":0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +81,9 @@ func startRegistryWith(t *testing.T, o registryOpts) *testRegistry {
 	if o.tlsCert != "" {
 		scheme = "https"
 		tlsCfg = fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", o.tlsCert, o.tlsKey)
+		if o.clientCA != "" {
+			tlsCfg += fmt.Sprintf("    clientcas:\n      - %s\n", o.clientCA)
+		}
 	}
 	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n%s%s",
 		filepath.Join(dir, "data"), host, tlsCfg, auth)
@@ -95,6 +106,9 @@ func startRegistryWith(t *testing.T, o registryOpts) *testRegistry {
 		if err == nil {
 			resp.Body.Close()
 			break
+		}
+		if o.clientCA != "" && !errors.Is(err, syscall.ECONNREFUSED) {
+			break // up, and refusing a client without a certificate
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(logf.Name())
