@@ -306,7 +306,7 @@ func (c *Client) layers(ctx context.Context, s *layerstore.Store, b *layerstore.
 		blob := layerstore.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}
 		if info, err := s.LayerInfo(diffIDs[i]); err == nil && (d.Digest == diffIDs[i] || !s.KeepsCompressed() || hasBlob(info.Blobs, d.Digest)) {
 			out[i] = layerstore.LayerRef{DiffID: diffIDs[i], Size: info.Size, Blob: blob}
-			c.report(Event{ID: short, Layer: true, Status: "Already exists"})
+			c.report(Event{ID: short, Layer: true, Done: true, Status: "Already exists"})
 			continue
 		}
 		if _, dup := first[d.Digest]; dup {
@@ -348,7 +348,7 @@ func (c *Client) layers(ctx context.Context, s *layerstore.Store, b *layerstore.
 			}
 			ref.Blob.MediaType = d.MediaType
 			out[i] = ref
-			c.report(Event{ID: short, Layer: true, Status: "Pull complete"})
+			c.report(Event{ID: short, Layer: true, Done: true, Status: "Pull complete"})
 		}()
 	}
 	wg.Wait()

@@ -446,13 +446,13 @@ func (c *Client) upload(ctx context.Context, pusher *remote.Pusher, rt http.Roun
 	}
 	if exists {
 		if layer {
-			c.report(Event{ID: short, Layer: true, Status: "Layer already exists"})
+			c.report(Event{ID: short, Layer: true, Done: true, Status: "Layer already exists"})
 		}
 		return nil
 	}
 	for _, f := range from {
 		if mountBlob(ctx, rt, repo, d.Digest, f) {
-			c.report(Event{ID: short, Layer: true, Status: "Mounted from " + f})
+			c.report(Event{ID: short, Layer: true, Done: true, Status: "Mounted from " + f})
 			return nil
 		}
 	}
@@ -474,7 +474,7 @@ func (c *Client) upload(ctx context.Context, pusher *remote.Pusher, rt http.Roun
 		return fmt.Errorf("blob %s: %w", d.Digest, classify(err))
 	}
 	if layer {
-		c.report(Event{ID: short, Layer: true, Status: "Pushed"})
+		c.report(Event{ID: short, Layer: true, Done: true, Status: "Pushed"})
 	}
 	return nil
 }

@@ -89,7 +89,8 @@ type Event struct {
 	ID     string // a layer's short digest, a tag, or ""
 	Status string // "Pulling from library/busybox", "Pull complete", "Pushed"
 	// Layer says ID is a layer's (or blob's): it gets a progress bar.
-	Layer bool
+	// Done says the layer's line ends with this status.
+	Layer, Done bool
 	// Progress events ("Downloading", "Pushing") say how far a blob is,
 	// Current of Total bytes; docker prints them only on a terminal.
 	Progress       bool

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -136,18 +135,10 @@ func (pr *progress) event(e registry.Event) {
 	}
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
-	if !pr.tty {
-		if e.Progress {
-			return
-		}
-		if e.ID != "" {
-			fmt.Fprintf(pr.w, "%s: %s\n", e.ID, e.Status)
-		} else {
-			fmt.Fprintln(pr.w, e.Status)
-		}
+	switch {
+	case !pr.tty && e.Progress:
 		return
-	}
-	if !e.Layer {
+	case !pr.tty || !e.Layer:
 		// Lines between groups of bars ("Digest: ..."): the bars above
 		// are done, and stay on screen as they ended.
 		pr.finish()
@@ -165,19 +156,9 @@ func (pr *progress) event(e registry.Event) {
 	case e.Progress:
 		lb.bar.SetTotal(e.Total, false)
 		lb.bar.SetCurrent(e.Current)
-	case finalStatus(e.Status):
+	case e.Done:
 		lb.bar.SetTotal(-1, true)
 	}
-}
-
-// finalStatus says whether a layer's line ends with this status.
-func finalStatus(s string) bool {
-	for _, f := range []string{"Pull complete", "Already exists", "Pushed", "Layer already exists", "Mounted from "} {
-		if strings.HasPrefix(s, f) {
-			return true
-		}
-	}
-	return false
 }
 
 // bar is the line of layer id, made on its first event.
