@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -514,4 +515,76 @@ func TestSearchCatalog(t *testing.T) {
 	if !strings.Contains(msg, "does not list its catalog") || !strings.Contains(msg, "401") {
 		t.Errorf("search of a registry that refuses its catalog: %q", msg)
 	}
+}
+
+// An image index (skopeo copy --all): lfs pulls the host's platform by
+// default and another with --platform, records the index's digest as the
+// repo digest, and refuses a platform the index lacks.
+func TestPullIndexPlatforms(t *testing.T) {
+	getFixtures(t)
+	reg := startRegistry(t, "", "")
+	s := setup(t)
+	dir := filepath.Join(t.TempDir(), "layout")
+	var imgs []image
+	for _, arch := range []string{"amd64", "arm64"} {
+		l := gzipLayer(mkTar(t, file("arch", arch+"\n")))
+		var c imageConfig
+		c.Architecture, c.OS = arch, "linux"
+		c.RootFS.Type, c.RootFS.DiffIDs = "layers", []string{l.diffID}
+		cfg, _ := json.Marshal(c)
+		imgs = append(imgs, image{layers: []layer{l}, config: cfg})
+	}
+	ids, err := writeOCILayout(dir, layoutOpts{}, imgs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The layout's index.json lists the two manifests; make them one
+	// image index blob, with platforms, and name that.
+	var top ociIndex
+	data, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+	json.Unmarshal(data, &top)
+	type platformDesc struct {
+		descriptor
+		Platform map[string]string `json:"platform"`
+	}
+	idx := struct {
+		SchemaVersion int            `json:"schemaVersion"`
+		MediaType     string         `json:"mediaType"`
+		Manifests     []platformDesc `json:"manifests"`
+	}{2, "application/vnd.oci.image.index.v1+json", nil}
+	for i, m := range top.Manifests {
+		m.Annotations = nil
+		idx.Manifests = append(idx.Manifests, platformDesc{m, map[string]string{"os": "linux", "architecture": []string{"amd64", "arm64"}[i]}})
+	}
+	ib, _ := json.Marshal(idx)
+	if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", hexOf(digestOf(ib))), ib, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	top.Manifests = []descriptor{{MediaType: idx.MediaType, Digest: digestOf(ib), Size: int64(len(ib)), Annotations: map[string]string{"org.opencontainers.image.ref.name": "multi"}}}
+	tb, _ := json.Marshal(top)
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), tb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sh(t, "skopeo", "copy", "-q", "--all", "--dest-tls-verify=false", "oci:"+dir+":multi", "docker://"+reg.host+"/multi/arch:1")
+	ref := reg.host + "/multi/arch:1"
+	if got := reg.manifestDigest(t, "multi/arch:1"); got != digestOf(ib) {
+		t.Fatalf("the registry's index is %s, want %s", got, digestOf(ib))
+	}
+
+	s.mustRun(t, "pull", "-q", ref)
+	if runtime.GOARCH == "amd64" {
+		if id := s.id(t, ref); id != ids[0] {
+			t.Errorf("default platform: pulled %s, want the amd64 image %s", id, ids[0])
+		}
+	}
+	s2 := newStore(t)
+	out := s2.mustRun(t, "pull", "--platform", "linux/arm64", ref)
+	if !slices.Contains(lines(out), "Digest: "+digestOf(ib)) {
+		t.Errorf("pull --platform: the digest printed is not the index's:\n%s", out)
+	}
+	img := s2.inspect(t, ref)
+	if img.Id != ids[1] || !slices.Equal(img.RepoDigests, []string{reg.host + "/multi/arch@" + digestOf(ib)}) {
+		t.Errorf("pull --platform linux/arm64: %s %v, want %s and the index digest", img.Id, img.RepoDigests, ids[1])
+	}
+	s2.mustFail(t, nil, []string{"ppc64le", "no matching manifest"}, "pull", "--platform", "linux/ppc64le", ref)
 }
