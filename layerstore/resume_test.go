@@ -104,3 +104,29 @@ func TestResumeAreaCleanup(t *testing.T) {
 		t.Errorf("resume area after cleanup: %v", ents)
 	}
 }
+
+// system prune empties the resume area: what it keeps is a cache.
+func TestPruneEmptiesResumeArea(t *testing.T) {
+	s := openStore(t)
+	b, err := s.NewBatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := b.AddLayer(bytes.NewReader(gz(mkTar(t, "c", "pruned"))), "", "")
+	if err == nil {
+		err = b.Keep(ref)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Abort()
+	if ents, _ := os.ReadDir(s.resumeDir()); len(ents) != 1 {
+		t.Fatalf("resume area before prune: %v", ents)
+	}
+	if _, err := s.Prune(false); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(s.resumeDir()); len(ents) != 0 {
+		t.Errorf("resume area after prune: %v", ents)
+	}
+}
