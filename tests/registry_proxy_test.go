@@ -322,12 +322,21 @@ func (s *store) startLFS(t *testing.T, args ...string) (*exec.Cmd, *strings.Buil
 	return cmd, &out
 }
 
-// await polls cond for up to 30 s.
+// await polls cond for up to 30 s, on the test's goroutine.
 func await(t *testing.T, what string, cond func() bool) {
 	t.Helper()
+	if !poll(cond) {
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// poll says whether cond came true within 30 s; fault handlers use it,
+// as they cannot end the test.
+func poll(cond func() bool) bool {
 	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			return false
 		}
 	}
+	return true
 }
