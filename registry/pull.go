@@ -371,16 +371,7 @@ func (c *Client) layers(ctx context.Context, s *layerstore.Store, b *layerstore.
 // layer streams one blob from the registry into the batch, reporting its
 // progress.
 func (c *Client) layer(ctx context.Context, b *layerstore.Batch, rt http.RoundTripper, repo name.Repository, d ocispec.Descriptor) (layerstore.LayerRef, error) {
-	short := d.Digest.Encoded()[:12]
-	var last int64
-	progress := func(done int64) {
-		// Every 256 KiB and at the end: cheap, and smooth enough for a bar.
-		if done-last >= 256<<10 || done == d.Size {
-			last = done
-			c.report(Event{ID: short, Layer: true, Progress: true, Status: "Downloading", Current: done, Total: d.Size})
-		}
-	}
-	r := c.newBlobReader(ctx, rt, repo, d.Digest, d.Size, progress)
+	r := c.newBlobReader(ctx, rt, repo, d.Digest, d.Size, c.progress(d.Digest.Encoded()[:12], "Downloading", d.Size))
 	defer r.Close()
 	ref, err := b.AddLayer(r, d.Digest, d.MediaType)
 	if r.err != nil {

@@ -458,13 +458,7 @@ func (c *Client) upload(ctx context.Context, pusher *remote.Pusher, rt http.Roun
 	}
 	fb := &fileBlob{path: path, desc: d}
 	if layer {
-		var last int64
-		fb.progress = func(done int64) {
-			if done-last >= 256<<10 || done == d.Size {
-				last = done
-				c.report(Event{ID: short, Layer: true, Progress: true, Status: "Pushing", Current: done, Total: d.Size})
-			}
-		}
+		fb.progress = c.progress(short, "Pushing", d.Size)
 	}
 	l, err := partial.CompressedToLayer(fb)
 	if err != nil {

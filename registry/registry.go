@@ -97,6 +97,18 @@ type Event struct {
 	Current, Total int64
 }
 
+// progress reports how far a blob of total bytes has moved: every
+// 256 KiB and at the end, which is cheap and smooth enough for a bar.
+func (c *Client) progress(id, status string, total int64) func(done int64) {
+	var last int64
+	return func(done int64) {
+		if done-last >= 256<<10 || done == total {
+			last = done
+			c.report(Event{ID: id, Layer: true, Progress: true, Status: status, Current: done, Total: total})
+		}
+	}
+}
+
 // Client talks to registries on behalf of one command.
 type Client struct {
 	insecure  []string

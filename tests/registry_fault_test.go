@@ -15,6 +15,34 @@ import (
 	"time"
 )
 
+// faultSetup is the three-layer image in a registry, a fault proxy in
+// front of it, a store, and the image's name through the proxy.
+func faultSetup(t *testing.T) (threeLayers, *faultProxy, *store, string) {
+	t.Helper()
+	getFixtures(t)
+	reg := startRegistry(t, "", "")
+	tl := pushThreeLayers(t, reg, "faults/three:1")
+	p := startProxy(t, reg)
+	return tl, p, setup(t), p.host + "/" + tl.repo
+}
+
+// pullResumed pulls ref again, the faults gone, and checks that only the
+// last layer came (the others from the resume area) and the store is whole.
+func pullResumed(t *testing.T, s *store, p *faultProxy, tl threeLayers, ref, what string) {
+	t.Helper()
+	p.clear()
+	s.mustRun(t, "pull", "-q", ref)
+	if id := s.id(t, ref); id != tl.ids {
+		t.Errorf("%s: image ID %s, want %s", what, id, tl.ids)
+	}
+	for i, b := range tl.blobs {
+		if want := map[bool]int{true: 1, false: 0}[i == 2]; p.count("GET", b) != want {
+			t.Errorf("%s fetched blob %d %d times, want %d:\n%s", what, i, p.count("GET", b), want, strings.Join(p.requests(), "\n"))
+		}
+	}
+	s.mustRun(t, "system", "check")
+}
+
 // threeLayers is an image of three 1 MiB layers, one gzip, one zstd and
 // one plain tar, in a registry as lfs pushed it there (skopeo would gzip
 // the plain one).
@@ -84,12 +112,7 @@ func TestPullLayerKinds(t *testing.T) {
 // manifest and on blobs; a body cut in the middle goes on from where it
 // broke (a Range request), so the layer is still read once.
 func TestPullRetries(t *testing.T) {
-	getFixtures(t)
-	reg := startRegistry(t, "", "")
-	tl := pushThreeLayers(t, reg, "faults/three:1")
-	p := startProxy(t, reg)
-	s := setup(t)
-	ref := p.host + "/" + tl.repo
+	tl, p, s, ref := faultSetup(t)
 
 	manifest := func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/manifests/") }
 	p.add(manifest, failTimes(2, http.StatusServiceUnavailable))
@@ -140,12 +163,7 @@ func TestPullRetries(t *testing.T) {
 // A blob whose bytes do not match its digest, and a manifest of a kind
 // lfs does not store: one line each, and the store keeps what it had.
 func TestPullBadContent(t *testing.T) {
-	getFixtures(t)
-	reg := startRegistry(t, "", "")
-	tl := pushThreeLayers(t, reg, "faults/three:1")
-	p := startProxy(t, reg)
-	s := setup(t)
-	ref := p.host + "/" + tl.repo
+	tl, p, s, ref := faultSetup(t)
 
 	other := noise(1<<20, 99)
 	p.add(blobGET(tl.blobs[2]), func(w http.ResponseWriter, r *http.Request, next http.Handler) {
@@ -178,29 +196,14 @@ func TestPullBadContent(t *testing.T) {
 	}
 
 	// The fault gone, a second pull completes, from the layers the first kept.
-	p.clear()
-	s.mustRun(t, "pull", "-q", ref)
-	if id := s.id(t, ref); id != tl.ids {
-		t.Errorf("image ID %s, want %s", id, tl.ids)
-	}
-	for i, b := range tl.blobs {
-		if want := map[bool]int{true: 1, false: 0}[i == 2]; p.count("GET", b) != want {
-			t.Errorf("second pull fetched blob %d %d times, want %d (resumed):\n%s", i, p.count("GET", b), want, strings.Join(p.requests(), "\n"))
-		}
-	}
-	s.mustRun(t, "system", "check")
+	pullResumed(t, s, p, tl, ref, "second pull, after a bad blob")
 }
 
 // The registry goes away in the middle of a blob: lfs tries again, says
 // in one line that it cannot reach it, and stores nothing; once it is
 // back, a pull completes, fetching only what was not complete.
 func TestPullRegistryGoesAway(t *testing.T) {
-	getFixtures(t)
-	reg := startRegistry(t, "", "")
-	tl := pushThreeLayers(t, reg, "faults/three:1")
-	p := startProxy(t, reg)
-	s := setup(t)
-	ref := p.host + "/" + tl.repo
+	tl, p, s, ref := faultSetup(t)
 
 	// The last blob is served only once the others were (and lfs kept
 	// them), and goes away half way.
@@ -219,16 +222,7 @@ func TestPullRegistryGoesAway(t *testing.T) {
 
 	p.clear()
 	p.restart(t)
-	s.mustRun(t, "pull", "-q", ref)
-	if id := s.id(t, ref); id != tl.ids {
-		t.Errorf("image ID %s, want %s", id, tl.ids)
-	}
-	for i, b := range tl.blobs {
-		if want := map[bool]int{true: 1, false: 0}[i == 2]; p.count("GET", b) != want {
-			t.Errorf("pull after the registry came back fetched blob %d %d times, want %d", i, p.count("GET", b), want)
-		}
-	}
-	s.mustRun(t, "system", "check")
+	pullResumed(t, s, p, tl, ref, "pull after the registry came back")
 	if s.kept() != nil {
 		t.Errorf("resume area after a complete pull: %v", s.kept())
 	}
@@ -237,13 +231,8 @@ func TestPullRegistryGoesAway(t *testing.T) {
 // kill -9 in the middle of a pull: the store is as it was and consistent;
 // the next pull resumes from the layers that were complete.
 func TestPullKilled(t *testing.T) {
-	getFixtures(t)
-	reg := startRegistry(t, "", "")
-	tl := pushThreeLayers(t, reg, "faults/three:1")
-	p := startProxy(t, reg)
-	s := setup(t)
+	tl, p, s, ref := faultSetup(t)
 	s.load(t, getFixtures(t).twoArchive) // something to keep
-	ref := p.host + "/" + tl.repo
 
 	stalled := make(chan struct{})
 	release := make(chan struct{})
@@ -255,7 +244,7 @@ func TestPullKilled(t *testing.T) {
 		}}, r)
 	})
 	before := s.storeContent(t)
-	cmd, out := s.startLFS(t, "pull", ref)
+	cmd := s.startLFS(t, "pull", ref)
 	<-stalled
 	await(t, "the first two layers kept", func() bool { return len(s.kept()) == 2 })
 	cmd.Process.Signal(syscall.SIGKILL)
@@ -263,17 +252,7 @@ func TestPullKilled(t *testing.T) {
 	s.assertSameContent(t, before)
 	s.mustRun(t, "system", "check")
 
-	p.clear()
-	s.mustRun(t, "pull", "-q", ref)
-	if id := s.id(t, ref); id != tl.ids {
-		t.Errorf("image ID %s, want %s (first run: %s)", id, tl.ids, out)
-	}
-	for i, b := range tl.blobs {
-		if want := map[bool]int{true: 1, false: 0}[i == 2]; p.count("GET", b) != want {
-			t.Errorf("pull after kill -9 fetched blob %d %d times, want %d", i, p.count("GET", b), want)
-		}
-	}
-	s.mustRun(t, "system", "check")
+	pullResumed(t, s, p, tl, ref, "pull after kill -9")
 	if ents, _ := os.ReadDir(filepath.Join(s.root, "tmp")); len(ents) > 1 {
 		t.Errorf("tmp/ after the second pull: %v", ents)
 	}
@@ -314,7 +293,7 @@ func TestPushKilled(t *testing.T) {
 			}
 		})
 	before := s.storeContent(t)
-	cmd, _ := s.startLFS(t, "push", reg.host+"/"+tl.repo, dest)
+	cmd := s.startLFS(t, "push", reg.host+"/"+tl.repo, dest)
 	<-twoDone
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()

@@ -304,14 +304,12 @@ func (s *store) kept() []string {
 }
 
 // startLFS starts lfs on this store in the background; the test kills it.
-func (s *store) startLFS(t *testing.T, args ...string) (*exec.Cmd, *strings.Builder) {
+func (s *store) startLFS(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, lfsBin, s.args(args)...)
 	cmd.Env = baseEnv()
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +317,7 @@ func (s *store) startLFS(t *testing.T, args ...string) (*exec.Cmd, *strings.Buil
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	return cmd, &out
+	return cmd
 }
 
 // await polls cond for up to 30 s, on the test's goroutine.
