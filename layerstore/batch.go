@@ -389,9 +389,13 @@ func (b *Batch) Record(bucket, key string, value []byte) error {
 // process may have removed it meanwhile). The batch is done afterwards.
 func (b *Batch) Commit() error {
 	defer b.Abort()
-	return b.s.withLock(func(db *bolt.DB) error {
+	err := b.s.withLock(func(db *bolt.DB) error {
 		return b.commit(db)
 	})
+	if err == nil {
+		b.s.dropKept(b.layers)
+	}
+	return err
 }
 
 func (b *Batch) commit(db *bolt.DB) error {

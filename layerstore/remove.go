@@ -269,7 +269,8 @@ type PruneReport struct {
 
 // Prune removes dangling images (no tag, no digest, no child), or with all
 // every image no container uses, then every layer, blob and file under the
-// store's directories that no record names.
+// store's directories that no record names, and the layers kept for
+// resuming interrupted pulls.
 func (s *Store) Prune(all bool) (PruneReport, error) {
 	var rep PruneReport
 	var doomed []string
@@ -327,6 +328,7 @@ func (s *Store) Prune(all bool) (PruneReport, error) {
 		return rep, err
 	}
 	removeAll(doomed)
+	s.cleanKept(0)
 	rep.Reclaimed = before - s.diskBytes()
 	if rep.Reclaimed < 0 {
 		rep.Reclaimed = 0

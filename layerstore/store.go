@@ -8,6 +8,7 @@
 //	layers/sha256/DIFFID/index    its tarindex, built once at import
 //	meta.db                       bbolt: images, refs, layers, pending renames
 //	tmp/                          work areas of running writers
+//	tmp/partial/BLOBHEX/          layers a pull completed but did not commit (resume.go)
 //
 // Invariants: a file under blobs/ or layers/ is complete and verified (it is
 // written under tmp/, hashed while written, fsynced and renamed into
@@ -212,7 +213,8 @@ func (s *Store) recover(db *bolt.DB) error {
 }
 
 // cleanTmp removes work areas whose owner is gone: each holds a flock on
-// its "lock" file for as long as its process lives.
+// its "lock" file for as long as its process lives. The resume area
+// (resume.go) keeps its entries for a while.
 func (s *Store) cleanTmp() {
 	dir := filepath.Join(s.root, "tmp")
 	ents, err := os.ReadDir(dir)
@@ -221,6 +223,10 @@ func (s *Store) cleanTmp() {
 	}
 	for _, e := range ents {
 		p := filepath.Join(dir, e.Name())
+		if e.Name() == "partial" {
+			s.cleanKept(resumeTTL)
+			continue
+		}
 		f, err := os.Open(filepath.Join(p, "lock"))
 		if err != nil {
 			// A work area without its lock file is one being created right

@@ -6,6 +6,8 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/sys/unix"
 )
 
 // teeReader is the ingest pipeline's spine: it reads its source in 1 MiB
@@ -45,9 +47,19 @@ func newTeeReader(src io.Reader, f *os.File, also io.Writer) *teeReader {
 	ch := t.ch
 	go func() {
 		var err error
+		var written, flushed int64
 		for c := range ch {
 			if err == nil && f != nil {
-				_, err = f.Write(c.b)
+				var n int
+				n, err = f.Write(c.b)
+				written += int64(n)
+				if written-flushed >= writebackChunk {
+					// Start writing back what is written so far, so that the
+					// fsync at Close finds little left to do: otherwise a
+					// large layer waits for all of it at the end.
+					unix.SyncFileRange(int(f.Fd()), flushed, written-flushed, unix.SYNC_FILE_RANGE_WRITE)
+					flushed = written
+				}
 			}
 			if err == nil {
 				_, err = also.Write(c.b)
@@ -174,3 +186,7 @@ func (t *teeReader) Close() error {
 }
 
 const chunkSize = 1 << 20
+
+// writebackChunk is how much a tee writes before it asks the kernel to
+// start writing it back (sync_file_range, which does not wait).
+const writebackChunk = 16 << 20

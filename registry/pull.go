@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -126,9 +129,12 @@ var (
 // fetch pulls ref from repo: ref's own repository, or a mirror's. The
 // store records it under ref's name either way.
 func (c *Client) fetch(ctx context.Context, s *layerstore.Store, ref reference.Ref, repo name.Repository, plat v1.Platform, strict bool) (Pulled, error) {
+	rt, err := c.session(ctx, repo)
+	if err != nil {
+		return Pulled{}, err
+	}
+	opts := c.sessionOpts(ctx, rt, remote.WithPlatform(plat))
 	var desc *remote.Descriptor
-	var err error
-	opts := c.remoteOpts(ctx, repo.RegistryStr(), remote.WithPlatform(plat))
 	if ref.Digest != "" {
 		desc, err = remote.Get(repo.Digest(ref.Digest), opts...)
 	} else {
@@ -181,13 +187,24 @@ func (c *Client) fetch(ctx context.Context, s *layerstore.Store, ref reference.R
 	if err := json.Unmarshal(mdesc.Manifest, &m); err != nil {
 		return Pulled{}, fmt.Errorf("manifest %s: %w: %v", mdesc.Digest, ErrUnsupported, err)
 	}
-	rimg, err := mdesc.Image()
-	if err != nil {
-		return Pulled{}, classify(err)
+	if err := m.Config.Digest.Validate(); err != nil {
+		return Pulled{}, fmt.Errorf("manifest %s: %w: config digest: %v", mdesc.Digest, ErrUnsupported, err)
 	}
-	cfg, err := rimg.RawConfigFile()
+
+	// An image the store has already needs its config from nowhere else.
+	img, err := s.Image(m.Config.Digest)
+	have := err == nil
+	if err != nil && !errors.Is(err, layerstore.ErrNotFound) {
+		return Pulled{}, err
+	}
+	var cfg []byte
+	if have {
+		cfg, err = s.Config(img.ID)
+	} else {
+		cfg, err = c.config(ctx, rt, repo, m.Config)
+	}
 	if err != nil {
-		return Pulled{}, fmt.Errorf("config %s: %w", m.Config.Digest, classify(err))
+		return Pulled{}, fmt.Errorf("config %s: %w", m.Config.Digest, err)
 	}
 	var cf struct {
 		OS           string `json:"os"`
@@ -206,21 +223,25 @@ func (c *Client) fetch(ctx context.Context, s *layerstore.Store, ref reference.R
 		return Pulled{}, fmt.Errorf("config %s: %w: it lists %d layers, the manifest %d", m.Config.Digest, layerstore.ErrDigestMismatch, len(cf.RootFS.DiffIDs), len(m.Layers))
 	}
 
+	p := Pulled{Ref: ref, ID: m.Config.Digest, Digest: repoDigest}
+	rd := ref.Name() + "@" + string(repoDigest)
+	if have && slices.Contains(img.RepoDigests, rd) {
+		// Every layer is here; if the tag names it too, nothing changes.
+		tagged, err := s.Resolve(ref.String())
+		if ref.Digest != "" || err == nil && tagged.ID == img.ID {
+			c.report(Event{Status: "Digest: " + string(repoDigest)})
+			p.UpToDate = true
+			return p, nil
+		}
+	}
+
 	b, err := s.NewBatch()
 	if err != nil {
 		return Pulled{}, err
 	}
 	defer b.Abort()
-
-	p := Pulled{Ref: ref, ID: m.Config.Digest, Digest: repoDigest}
-	rd := ref.Name() + "@" + string(repoDigest)
-	img, err := s.Image(m.Config.Digest)
-	switch {
-	case err == nil:
-		// Every layer is here already; the tag or the repo digest may be new.
-		p.UpToDate = slices.Contains(img.RepoDigests, rd)
-	case errors.Is(err, layerstore.ErrNotFound):
-		layers, err := c.layers(ctx, s, b, rimg, m.Layers, cf.RootFS.DiffIDs)
+	if !have {
+		layers, err := c.layers(ctx, s, b, rt, repo, m.Layers, cf.RootFS.DiffIDs)
 		if err != nil {
 			return Pulled{}, err
 		}
@@ -231,14 +252,10 @@ func (c *Client) fetch(ctx context.Context, s *layerstore.Store, ref reference.R
 		if img, err = imagearchive.AddImage(b, cfg, m.Config.Digest, layers, &md); err != nil {
 			return Pulled{}, err
 		}
-	default:
-		return Pulled{}, err
 	}
 	img.RepoDigests = []string{rd}
 	b.SetImage(img)
 	if ref.Digest == "" {
-		tagged, err := s.Resolve(ref.String())
-		p.UpToDate = p.UpToDate && err == nil && tagged.ID == img.ID
 		b.Tag(ref.String(), img.ID)
 	}
 	c.report(Event{Status: "Digest: " + string(repoDigest)})
@@ -248,17 +265,36 @@ func (c *Client) fetch(ctx context.Context, s *layerstore.Store, ref reference.R
 	return p, nil
 }
 
+// config fetches an image config and checks its digest.
+func (c *Client) config(ctx context.Context, rt http.RoundTripper, repo name.Repository, d ocispec.Descriptor) ([]byte, error) {
+	if d.Size < 0 || d.Size > 64<<20 {
+		return nil, fmt.Errorf("%w: a config of %d bytes", ErrUnsupported, d.Size)
+	}
+	r := c.newBlobReader(ctx, rt, repo, d.Digest, d.Size, nil)
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	if got := digest.FromBytes(data); got != d.Digest {
+		return nil, fmt.Errorf("%w (content is %s)", layerstore.ErrDigestMismatch, got)
+	}
+	return data, nil
+}
+
 // layers brings every layer of an image into the batch, several at once,
 // and returns them in order. A layer the store holds (by diff ID, with the
 // compressed form the manifest names if the store keeps those) is not
-// fetched.
-func (c *Client) layers(ctx context.Context, s *layerstore.Store, b *layerstore.Batch, rimg v1.Image, descs []ocispec.Descriptor, diffIDs []digest.Digest) ([]layerstore.LayerRef, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// fetched; nor is one an earlier, interrupted pull completed (the store's
+// resume area). Each layer completed here goes to the resume area too, so
+// that if this pull fails or is killed the next one starts from it.
+func (c *Client) layers(ctx context.Context, s *layerstore.Store, b *layerstore.Batch, rt http.RoundTripper, repo name.Repository, descs []ocispec.Descriptor, diffIDs []digest.Digest) ([]layerstore.LayerRef, error) {
 	out := make([]layerstore.LayerRef, len(descs))
 	errs := make([]error, len(descs))
+	first := map[digest.Digest]int{} // a blob listed twice is fetched once
 	sem := make(chan struct{}, c.jobs)
 	var wg sync.WaitGroup
+	var todo []int
 	for i, d := range descs {
 		if err := d.Digest.Validate(); err != nil {
 			return nil, fmt.Errorf("layer %d: %w: %v", i, ErrUnsupported, err)
@@ -270,9 +306,19 @@ func (c *Client) layers(ctx context.Context, s *layerstore.Store, b *layerstore.
 		blob := layerstore.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}
 		if info, err := s.LayerInfo(diffIDs[i]); err == nil && (d.Digest == diffIDs[i] || !s.KeepsCompressed() || hasBlob(info.Blobs, d.Digest)) {
 			out[i] = layerstore.LayerRef{DiffID: diffIDs[i], Size: info.Size, Blob: blob}
-			c.report(Event{ID: short, Status: "Already exists"})
+			c.report(Event{ID: short, Layer: true, Done: true, Status: "Already exists"})
 			continue
 		}
+		if _, dup := first[d.Digest]; dup {
+			continue
+		}
+		first[d.Digest] = i
+		todo = append(todo, i)
+		c.report(Event{ID: short, Layer: true, Status: "Pulling fs layer"})
+	}
+	for _, i := range todo {
+		d := descs[i]
+		short := d.Digest.Encoded()[:12]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -283,15 +329,26 @@ func (c *Client) layers(ctx context.Context, s *layerstore.Store, b *layerstore.
 				errs[i] = ctx.Err()
 				return
 			}
-			ref, err := c.layer(b, rimg, d)
-			if err != nil {
-				errs[i] = fmt.Errorf("layer %s: %w", d.Digest, err)
-				cancel()
+			ref, resumed := b.Resume(d.Digest)
+			if !resumed {
+				var err error
+				// A layer that fails leaves the others to finish: kept,
+				// they need not come again on the next try.
+				if ref, err = c.layer(ctx, b, rt, repo, d); err != nil {
+					errs[i] = fmt.Errorf("layer %s: %w", d.Digest, err)
+					return
+				}
+				if err := b.Keep(ref); err != nil {
+					slog.Debug("keep layer for resuming", "layer", d.Digest, "err", err)
+				}
+			}
+			if ref.DiffID != diffIDs[i] {
+				errs[i] = fmt.Errorf("layer %s: %w: it is %s, the config says %s", d.Digest, layerstore.ErrDigestMismatch, ref.DiffID, diffIDs[i])
 				return
 			}
 			ref.Blob.MediaType = d.MediaType
 			out[i] = ref
-			c.report(Event{ID: short, Status: "Pull complete"})
+			c.report(Event{ID: short, Layer: true, Done: true, Status: "Pull complete"})
 		}()
 	}
 	wg.Wait()
@@ -303,29 +360,25 @@ func (c *Client) layers(ctx context.Context, s *layerstore.Store, b *layerstore.
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	for i, d := range descs {
+		if j, ok := first[d.Digest]; ok && j != i {
+			out[i] = out[j]
+		}
+	}
 	return out, nil
 }
 
-// layer streams one blob from the registry into the batch.
-func (c *Client) layer(b *layerstore.Batch, rimg v1.Image, d ocispec.Descriptor) (layerstore.LayerRef, error) {
-	h, err := v1.NewHash(d.Digest.String())
-	if err != nil {
-		return layerstore.LayerRef{}, fmt.Errorf("%w: %v", ErrUnsupported, err)
+// layer streams one blob from the registry into the batch, reporting its
+// progress.
+func (c *Client) layer(ctx context.Context, b *layerstore.Batch, rt http.RoundTripper, repo name.Repository, d ocispec.Descriptor) (layerstore.LayerRef, error) {
+	r := c.newBlobReader(ctx, rt, repo, d.Digest, d.Size, c.progress(d.Digest.Encoded()[:12], "Downloading", d.Size))
+	defer r.Close()
+	ref, err := b.AddLayer(r, d.Digest, d.MediaType)
+	if r.err != nil {
+		// The network, not the content: say so rather than "corrupt".
+		return ref, classify(r.err)
 	}
-	l, err := rimg.LayerByDigest(h)
-	if err != nil {
-		return layerstore.LayerRef{}, classify(err)
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		return layerstore.LayerRef{}, classify(err)
-	}
-	defer rc.Close()
-	ref, err := b.AddLayer(rc, d.Digest, d.MediaType)
-	if err != nil {
-		return ref, classify(err)
-	}
-	return ref, nil
+	return ref, err
 }
 
 func hasBlob(ds []layerstore.Descriptor, d digest.Digest) bool {

@@ -10,12 +10,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
@@ -117,15 +117,6 @@ func (c *Client) push(ctx context.Context, s *layerstore.Store, img layerstore.I
 		return Pushed{}, fmt.Errorf("manifest %s: %w: %d layers, the image %d", img.Manifest.Digest, layerstore.ErrCorrupt, len(m.Layers), len(img.Layers))
 	}
 
-	opts := c.remoteOpts(ctx, ref.Registry)
-	pusher, err := remote.NewPusher(opts...)
-	if err != nil {
-		return Pushed{}, err
-	}
-	auth, err := authn.Resolve(ctx, c.keychain, repo)
-	if err != nil {
-		return Pushed{}, err
-	}
 	// Blobs other repositories of this registry hold can be mounted from
 	// them, which needs pull access there.
 	sources := c.knownRepositories(s, ref)
@@ -139,12 +130,18 @@ func (c *Client) push(ctx context.Context, s *layerstore.Store, img layerstore.I
 			}
 		}
 	}
-	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, c.transport(ref.Registry), scopes)
+	rt, err := c.session(ctx, repo, scopes...)
 	if err != nil {
-		return Pushed{}, classify(err)
+		return Pushed{}, err
+	}
+	pusher, err := remote.NewPusher(c.sessionOpts(ctx, rt)...)
+	if err != nil {
+		return Pushed{}, err
 	}
 
-	tmp, err := os.MkdirTemp("", "lfs-push-")
+	// Under the store's tmp/, so that a push killed meanwhile leaves
+	// nothing behind for long (the next writer's cleanup removes it).
+	tmp, err := os.MkdirTemp(filepath.Join(s.Root(), "tmp"), "push-")
 	if err != nil {
 		return Pushed{}, err
 	}
@@ -191,6 +188,9 @@ func (c *Client) push(ctx context.Context, s *layerstore.Store, img layerstore.I
 	}
 
 	// Layers top first, as docker prints them; several at once.
+	for i := len(m.Layers) - 1; i >= 0; i-- {
+		c.report(Event{ID: m.Layers[i].Digest.Encoded()[:12], Layer: true, Status: "Preparing"})
+	}
 	errs := make([]error, len(m.Layers))
 	sem := make(chan struct{}, c.jobs)
 	var wg sync.WaitGroup
@@ -313,7 +313,7 @@ func (c *Client) compressLayers(s *layerstore.Store, img layerstore.Image, todo 
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			diffID := img.Layers[i].DiffID
-			c.report(Event{ID: diffID.Encoded()[:12], Status: "Compressing (" + form.String() + ")"})
+			c.report(Event{ID: diffID.Encoded()[:12], Layer: true, Status: "Compressing (" + form.String() + ")"})
 			var err error
 			if b != nil {
 				descs[k], err = compressInto(b, diffID, s.TarPath(diffID), form)
@@ -446,17 +446,21 @@ func (c *Client) upload(ctx context.Context, pusher *remote.Pusher, rt http.Roun
 	}
 	if exists {
 		if layer {
-			c.report(Event{ID: short, Status: "Layer already exists"})
+			c.report(Event{ID: short, Layer: true, Done: true, Status: "Layer already exists"})
 		}
 		return nil
 	}
 	for _, f := range from {
 		if mountBlob(ctx, rt, repo, d.Digest, f) {
-			c.report(Event{ID: short, Status: "Mounted from " + f})
+			c.report(Event{ID: short, Layer: true, Done: true, Status: "Mounted from " + f})
 			return nil
 		}
 	}
-	l, err := partial.CompressedToLayer(&fileBlob{path: path, desc: d})
+	fb := &fileBlob{path: path, desc: d}
+	if layer {
+		fb.progress = c.progress(short, "Pushing", d.Size)
+	}
+	l, err := partial.CompressedToLayer(fb)
 	if err != nil {
 		return err
 	}
@@ -464,7 +468,7 @@ func (c *Client) upload(ctx context.Context, pusher *remote.Pusher, rt http.Roun
 		return fmt.Errorf("blob %s: %w", d.Digest, classify(err))
 	}
 	if layer {
-		c.report(Event{ID: short, Status: "Pushed"})
+		c.report(Event{ID: short, Layer: true, Done: true, Status: "Pushed"})
 	}
 	return nil
 }
@@ -561,8 +565,9 @@ func blobExists(ctx context.Context, rt http.RoundTripper, repo name.Repository,
 
 // fileBlob is a stored blob as ggcr's partial.CompressedLayer.
 type fileBlob struct {
-	path string
-	desc ocispec.Descriptor
+	path     string
+	desc     ocispec.Descriptor
+	progress func(done int64) // as it is read, if set
 }
 
 var _ = (partial.CompressedLayer)((*fileBlob)(nil))
@@ -572,7 +577,31 @@ func (f *fileBlob) Size() (int64, error)     { return f.desc.Size, nil }
 func (f *fileBlob) MediaType() (types.MediaType, error) {
 	return types.MediaType(f.desc.MediaType), nil
 }
-func (f *fileBlob) Compressed() (io.ReadCloser, error) { return os.Open(f.path) }
+func (f *fileBlob) Compressed() (io.ReadCloser, error) {
+	file, err := os.Open(f.path)
+	if err != nil || f.progress == nil {
+		return file, err
+	}
+	return &progressReader{f: file, progress: f.progress}, nil
+}
+
+// progressReader reports how far a blob being uploaded has been read.
+type progressReader struct {
+	f        *os.File
+	n        int64
+	progress func(int64)
+}
+
+func (r *progressReader) Close() error { return r.f.Close() }
+
+func (r *progressReader) Read(p []byte) (int, error) {
+	n, err := r.f.Read(p)
+	r.n += int64(n)
+	if n > 0 {
+		r.progress(r.n)
+	}
+	return n, err
+}
 
 // rawManifest is manifest bytes as ggcr's remote.Taggable, sent unchanged.
 type rawManifest struct {

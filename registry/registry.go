@@ -2,19 +2,33 @@
 // Pull, Push, Login and Logout, Search. The protocol is go-containerregistry's
 // (remote, transport, authn, name); this package owns what lfs adds to it:
 //
+//   - A command talks to a repository over one session (session.go): one
+//     ping and one token (basic or bearer auth) for all its requests, each
+//     sent again with backoff on 429, 5xx and dropped connections.
 //   - Layers go straight from the response body into layerstore's
 //     Batch.AddLayer, several at once, which hashes, decompresses, writes
-//     and indexes each in one pass and checks the manifest's digest. Nothing
-//     is visible in the store until the whole image has verified; then the
-//     manifest and config bytes (as the registry sent them), the image, its
-//     repo digest and its tag are committed at once. A failed pull leaves
-//     the store as it was.
+//     and indexes each in one pass and checks the manifest's digest. A body
+//     that breaks part way is asked for again from where it broke (a Range
+//     request), so a layer is still read once. Nothing is visible in the
+//     store until the whole image has verified; then the manifest and
+//     config bytes (as the registry sent them), the image, its repo digest
+//     and its tag are committed at once. A failed or killed pull leaves the
+//     store as it was, but each layer it completed waits in the store's
+//     resume area (layerstore's Batch.Keep), where the next pull takes it
+//     instead of downloading it again.
+//   - A pull of an image the store has reads the manifest and nothing else,
+//     and writes nothing when its tag and repo digest are recorded already.
 //   - A push sends the stored manifest byte for byte, so an image that was
-//     pulled or loaded keeps its manifest digest on any registry. Only a
-//     layer whose compressed blob the store did not keep is compressed
-//     (gzip) again, and then the manifest is a new one.
+//     pulled or loaded keeps its manifest digest on any registry. Blobs the
+//     repository has (HEAD) are not sent; blobs another repository of the
+//     registry is known to hold are mounted. Only a layer whose compressed
+//     blob the store did not keep is compressed again, and then the
+//     manifest is a new one. A killed push changes nothing in the store; the
+//     next one sends only what the registry lacks.
+//   - Progress comes as Events: docker's status lines, and byte counts a
+//     terminal shows as bars.
 //   - Credentials live in docker's config.json (AuthFile), which every
-//     other tool reads too.
+//     other tool reads too, or in the credential helpers it names.
 //   - Plain HTTP is allowed for localhost and 127.0.0.1 (as docker does),
 //     for the hosts given to Insecure, and everywhere with TLSVerify(false);
 //     such a host is still reached over TLS when it speaks TLS (one
@@ -74,6 +88,25 @@ var (
 type Event struct {
 	ID     string // a layer's short digest, a tag, or ""
 	Status string // "Pulling from library/busybox", "Pull complete", "Pushed"
+	// Layer says ID is a layer's (or blob's): it gets a progress bar.
+	// Done says the layer's line ends with this status.
+	Layer, Done bool
+	// Progress events ("Downloading", "Pushing") say how far a blob is,
+	// Current of Total bytes; docker prints them only on a terminal.
+	Progress       bool
+	Current, Total int64
+}
+
+// progress reports how far a blob of total bytes has moved: every
+// 256 KiB and at the end, which is cheap and smooth enough for a bar.
+func (c *Client) progress(id, status string, total int64) func(done int64) {
+	var last int64
+	return func(done int64) {
+		if done-last >= 256<<10 || done == total {
+			last = done
+			c.report(Event{ID: id, Layer: true, Progress: true, Status: status, Current: done, Total: total})
+		}
+	}
 }
 
 // Client talks to registries on behalf of one command.
@@ -362,8 +395,8 @@ func (c *Client) remoteOpts(ctx context.Context, host string, extra ...remote.Op
 
 // classify wraps a ggcr error in this package's sentinels, keeping its text.
 func classify(err error) error {
-	if err == nil {
-		return nil
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {

@@ -3,14 +3,17 @@ package tests
 import (
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,6 +40,9 @@ func startRegistry(t *testing.T, user, password string) *testRegistry {
 type registryOpts struct {
 	user, password  string // htpasswd basic auth, if set
 	tlsCert, tlsKey string // PEM files: serve HTTPS
+	auth            string // the config's auth: section as YAML, if set (token auth)
+	clientCA        string // a CA file: ask clients for certificates it signed
+	ip              string // where to listen, default 127.0.0.1
 }
 
 // startRegistryWith starts a registry as o says and stops it at cleanup.
@@ -47,7 +53,11 @@ func startRegistryWith(t *testing.T, o registryOpts) *testRegistry {
 		t.Skipf("%s is missing (make deps installs docker-registry)", registryBin)
 	}
 	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ip := o.ip
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
+	l, err := net.Listen("tcp", ip+":0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,10 +75,16 @@ func startRegistryWith(t *testing.T, o registryOpts) *testRegistry {
 		}
 		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: lfs-test\n    path: %s\n", htpasswd)
 	}
+	if o.auth != "" {
+		auth = "auth:\n" + o.auth
+	}
 	scheme, tlsCfg := "http", ""
 	if o.tlsCert != "" {
 		scheme = "https"
 		tlsCfg = fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", o.tlsCert, o.tlsKey)
+		if o.clientCA != "" {
+			tlsCfg += fmt.Sprintf("    clientcas:\n      - %s\n", o.clientCA)
+		}
 	}
 	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n%s%s",
 		filepath.Join(dir, "data"), host, tlsCfg, auth)
@@ -91,6 +107,9 @@ func startRegistryWith(t *testing.T, o registryOpts) *testRegistry {
 		if err == nil {
 			resp.Body.Close()
 			break
+		}
+		if o.clientCA != "" && !errors.Is(err, syscall.ECONNREFUSED) {
+			break // up, and refusing a client without a certificate
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(logf.Name())
@@ -247,6 +266,18 @@ func TestPushToRegistry(t *testing.T) {
 	if err != nil || len(idx.Manifests) != 1 || idx.Manifests[0].Digest != f.base.manifestDigest {
 		t.Errorf("skopeo copy of the pushed image: index %s, err %v", data, err)
 	}
+	// And to a plain directory (skopeo's dir:): the same manifest, and each
+	// blob under the name of its digest, with those bytes.
+	plain := filepath.Join(t.TempDir(), "dir")
+	sh(t, "skopeo", "copy", "-q", "--src-tls-verify=false", "docker://"+dest, "dir:"+plain)
+	if m, err := os.ReadFile(filepath.Join(plain, "manifest.json")); err != nil || digestOf(m) != f.base.manifestDigest {
+		t.Errorf("skopeo copy to dir: manifest %s (%v), want %s", digestOf(m), err, f.base.manifestDigest)
+	}
+	for _, d := range append([]string{f.base.manifest.Config.Digest}, f.base.manifest.Layers[0].Digest) {
+		if b, err := os.ReadFile(filepath.Join(plain, hexOf(d))); err != nil || digestOf(b) != d {
+			t.Errorf("skopeo copy to dir: blob %s: %v", d, err)
+		}
+	}
 
 	// A pull → push round trip keeps the digest; so does an image whose
 	// layer arrived uncompressed (docker-archive): its tar is its blob.
@@ -396,4 +427,164 @@ func TestRegistrySearch(t *testing.T) {
 		t.Errorf("search --limit 1: %q", out)
 	}
 	s.mustFail(t, nil, []string{"registry"}, "search", "busybox")
+}
+
+// --all-tags pulls every tag of a repository, as docker does, and names
+// the repository at the end; a tag beside it is refused.
+func TestPullAllTags(t *testing.T) {
+	f := getFixtures(t)
+	reg := startRegistry(t, "", "")
+	s := setup(t)
+	reg.skopeoPush(t, "oci:"+f.layout+":base", "multi/img:1")
+	reg.skopeoPush(t, "oci:"+f.layout+":two", "multi/img:2")
+	repo := reg.host + "/multi/img"
+	out := s.mustRun(t, "pull", "--all-tags", repo)
+	for _, l := range []string{"1: Pulling from multi/img", "2: Pulling from multi/img", "Status: Downloaded newer image for " + repo} {
+		if !slices.Contains(lines(out), l) {
+			t.Errorf("pull --all-tags lacks %q:\n%s", l, out)
+		}
+	}
+	if ls := lines(out); ls[len(ls)-1] != repo {
+		t.Errorf("pull --all-tags: last line %q, want %q", ls[len(ls)-1], repo)
+	}
+	if a, b := s.id(t, repo+":1"), s.id(t, repo+":2"); a != f.base.ID() || b != f.two.ID() {
+		t.Errorf("pull --all-tags: tags are %s and %s, want %s and %s", a, b, f.base.ID(), f.two.ID())
+	}
+	if out := s.mustRun(t, "pull", "-a", repo); !strings.Contains(out, "Status: Image is up to date for "+repo) {
+		t.Errorf("second pull --all-tags:\n%s", out)
+	}
+	s.mustFail(t, nil, []string{"tag", "all-tags"}, "pull", "--all-tags", repo+":1")
+}
+
+// skopeo pushes the busybox image; lfs pulls it and runs it.
+func TestPullThenRun(t *testing.T) {
+	needFUSE(t)
+	f := getFixtures(t)
+	reg := startRegistry(t, "", "")
+	s := setup(t)
+	reg.skopeoPush(t, "oci:"+f.layout+":base", "run/busybox:1")
+	ref := reg.host + "/run/busybox:1"
+	s.mustRun(t, "pull", "-q", ref)
+	t.Cleanup(func() {
+		for _, mp := range mountsUnder(s.root) {
+			t.Errorf("still mounted after lfs run: %s", mp)
+			exec.Command("umount", "-l", mp).Run()
+		}
+	})
+	if out := s.mustRun(t, "run", "--rm", ref, "sh", "-c", "echo pulled and running; cat /etc/os-release 2>/dev/null | head -1"); !strings.HasPrefix(out, "pulled and running\n") {
+		t.Errorf("lfs run of a pulled image: %q", out)
+	}
+}
+
+// A registry that refuses its catalog gets a message that says so; one
+// that pages it (here one repository a page) is read to the end.
+func TestSearchCatalog(t *testing.T) {
+	f := getFixtures(t)
+	reg := startRegistry(t, "", "")
+	s := setup(t)
+	for _, r := range []string{"a/one:1", "b/two:1", "c/three:1"} {
+		reg.skopeoPush(t, "oci:"+f.layout+":base", r)
+	}
+	p := startProxy(t, reg)
+	catalog := func(r *http.Request) bool { return r.URL.Path == "/v2/_catalog" }
+	p.add(catalog, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		q := r.URL.Query()
+		q.Set("n", "1")
+		r.URL.RawQuery = q.Encode()
+		next.ServeHTTP(w, r)
+	})
+	out := s.mustRun(t, "search", "--format", "{{.Name}} {{.Tags}}", p.host+"/")
+	want := []string{p.host + "/a/one 1", p.host + "/b/two 1", p.host + "/c/three 1"}
+	if !slices.Equal(lines(out), want) {
+		t.Errorf("search of a paged catalog: %q, want %q", lines(out), want)
+	}
+	if n := p.count("GET", "/v2/_catalog"); n < 3 {
+		t.Errorf("the catalog was read in %d pages, want 3 or more", n)
+	}
+	if out := s.mustRun(t, "search", "--limit", "2", "--format", "json", p.host+"/"); len(lines(out)) != 2 || !strings.Contains(out, `"Name":"`+p.host+`/a/one"`) {
+		t.Errorf("search --limit 2 --format json: %q", out)
+	}
+
+	p.clear()
+	p.add(catalog, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"catalog is not public"}]}`))
+	})
+	msg := s.mustFail(t, nil, []string{"catalog"}, "search", p.host+"/one")
+	if !strings.Contains(msg, "does not list its catalog") || !strings.Contains(msg, "401") {
+		t.Errorf("search of a registry that refuses its catalog: %q", msg)
+	}
+}
+
+// An image index (skopeo copy --all): lfs pulls the host's platform by
+// default and another with --platform, records the index's digest as the
+// repo digest, and refuses a platform the index lacks.
+func TestPullIndexPlatforms(t *testing.T) {
+	getFixtures(t)
+	reg := startRegistry(t, "", "")
+	s := setup(t)
+	dir := filepath.Join(t.TempDir(), "layout")
+	var imgs []image
+	for _, arch := range []string{"amd64", "arm64"} {
+		l := gzipLayer(mkTar(t, file("arch", arch+"\n")))
+		var c imageConfig
+		c.Architecture, c.OS = arch, "linux"
+		c.RootFS.Type, c.RootFS.DiffIDs = "layers", []string{l.diffID}
+		cfg, _ := json.Marshal(c)
+		imgs = append(imgs, image{layers: []layer{l}, config: cfg})
+	}
+	ids, err := writeOCILayout(dir, layoutOpts{}, imgs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The layout's index.json lists the two manifests; make them one
+	// image index blob, with platforms, and name that.
+	var top ociIndex
+	data, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+	json.Unmarshal(data, &top)
+	type platformDesc struct {
+		descriptor
+		Platform map[string]string `json:"platform"`
+	}
+	idx := struct {
+		SchemaVersion int            `json:"schemaVersion"`
+		MediaType     string         `json:"mediaType"`
+		Manifests     []platformDesc `json:"manifests"`
+	}{2, "application/vnd.oci.image.index.v1+json", nil}
+	for i, m := range top.Manifests {
+		m.Annotations = nil
+		idx.Manifests = append(idx.Manifests, platformDesc{m, map[string]string{"os": "linux", "architecture": []string{"amd64", "arm64"}[i]}})
+	}
+	ib, _ := json.Marshal(idx)
+	if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", hexOf(digestOf(ib))), ib, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	top.Manifests = []descriptor{{MediaType: idx.MediaType, Digest: digestOf(ib), Size: int64(len(ib)), Annotations: map[string]string{"org.opencontainers.image.ref.name": "multi"}}}
+	tb, _ := json.Marshal(top)
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), tb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sh(t, "skopeo", "copy", "-q", "--all", "--dest-tls-verify=false", "oci:"+dir+":multi", "docker://"+reg.host+"/multi/arch:1")
+	ref := reg.host + "/multi/arch:1"
+	if got := reg.manifestDigest(t, "multi/arch:1"); got != digestOf(ib) {
+		t.Fatalf("the registry's index is %s, want %s", got, digestOf(ib))
+	}
+
+	s.mustRun(t, "pull", "-q", ref)
+	if runtime.GOARCH == "amd64" {
+		if id := s.id(t, ref); id != ids[0] {
+			t.Errorf("default platform: pulled %s, want the amd64 image %s", id, ids[0])
+		}
+	}
+	s2 := newStore(t)
+	out := s2.mustRun(t, "pull", "--platform", "linux/arm64", ref)
+	if !slices.Contains(lines(out), "Digest: "+digestOf(ib)) {
+		t.Errorf("pull --platform: the digest printed is not the index's:\n%s", out)
+	}
+	img := s2.inspect(t, ref)
+	if img.Id != ids[1] || !slices.Equal(img.RepoDigests, []string{reg.host + "/multi/arch@" + digestOf(ib)}) {
+		t.Errorf("pull --platform linux/arm64: %s %v, want %s and the index digest", img.Id, img.RepoDigests, ids[1])
+	}
+	s2.mustFail(t, nil, []string{"ppc64le", "no matching manifest"}, "pull", "--platform", "linux/ppc64le", ref)
 }

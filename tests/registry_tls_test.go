@@ -17,7 +17,8 @@ import (
 )
 
 // testCA makes a CA and a server certificate for 127.0.0.1 signed by it,
-// written as PEM files into dir: ca.crt, server.crt, server.key.
+// written as PEM files into dir: ca.crt, server.crt, server.key; and a
+// client certificate, client.cert and client.key.
 func testCA(t *testing.T, dir string) (caPath, certPath, keyPath string) {
 	t.Helper()
 	key := func() *ecdsa.PrivateKey {
@@ -64,6 +65,23 @@ func testCA(t *testing.T, dir string) (caPath, certPath, keyPath string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A client certificate too, for registries that ask for one.
+	cliKey := key()
+	cliTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "lfs test client"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	cliDER, err := x509.CreateCertificate(rand.Reader, cliTmpl, ca, &cliKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cliKeyDER, err := x509.MarshalECPrivateKey(cliKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("client.cert", "CERTIFICATE", cliDER)
+	write("client.key", "EC PRIVATE KEY", cliKeyDER)
 	return write("ca.crt", "CERTIFICATE", caDER), write("server.crt", "CERTIFICATE", srvDER), write("server.key", "EC PRIVATE KEY", keyDER)
 }
 
@@ -120,5 +138,120 @@ func TestRegistryTLS(t *testing.T) {
 	}
 	if r := lfs(s2, "push", ref, reg.host+"/tls/again:1"); r.code != 0 {
 		t.Errorf("push with the CA in certs.d: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// The third mode: TLS with the test's CA and htpasswd basic auth, as a
+// private registry runs. login checks the password over TLS, and pull and
+// push then use what it stored.
+func TestRegistryTLSBasicAuth(t *testing.T) {
+	f := getFixtures(t)
+	dir := t.TempDir()
+	caPath, cert, key := testCA(t, dir)
+	reg := startRegistryWith(t, registryOpts{tlsCert: cert, tlsKey: key, user: "dave", password: "tl5pass"})
+	s := setup(t)
+	certsD := filepath.Join(dir, "certs.d")
+	if err := os.MkdirAll(filepath.Join(certsD, reg.host), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(caPath)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(certsD, reg.host, "ca.crt"), data, 0o644)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.skopeoPush(t, "oci:"+f.layout+":two", "secure/two:1", "dave:tl5pass")
+	ref := reg.host + "/secure/two:1"
+	env := []string{"LFS_CERTS_D=" + certsD, "REGISTRY_AUTH_FILE=" + filepath.Join(dir, "auth.json"), "HOME=" + dir}
+	lfs := func(stdin string, args ...string) result {
+		return runWith(t, opts{env: env, stdin: strings.NewReader(stdin)}, s.args(args)...)
+	}
+	before := s.snapshot(t)
+	if msg := checkError(t, lfs("", "pull", ref), []string{"pull"}); !containsAnyFold(msg, []string{"unauthorized", "authentication"}) {
+		t.Errorf("pull over TLS without credentials: %q", msg)
+	}
+	s.assertUnchanged(t, before)
+	checkError(t, lfs("wrong\n", "login", "-u", "dave", "--password-stdin", reg.host), []string{"login"})
+	if r := lfs("tl5pass\n", "login", "-u", "dave", "--password-stdin", reg.host); r.code != 0 {
+		t.Fatalf("login over TLS: exit %d: %s", r.code, r.stderr)
+	}
+	if r := lfs("", "pull", "-q", ref); r.code != 0 {
+		t.Fatalf("pull over TLS with basic auth: exit %d: %s", r.code, r.stderr)
+	}
+	if id := s.id(t, ref); id != f.two.ID() {
+		t.Errorf("pulled %s, want %s", id, f.two.ID())
+	}
+	if r := lfs("", "push", ref, reg.host+"/secure/again:1"); r.code != 0 {
+		t.Fatalf("push over TLS with basic auth: exit %d: %s", r.code, r.stderr)
+	}
+	if got := reg.manifestDigest(t, "secure/again:1", "dave:tl5pass"); got != f.two.manifestDigest {
+		t.Errorf("pushed over TLS: digest %s, want %s", got, f.two.manifestDigest)
+	}
+}
+
+// A registry that wants a client certificate (TLS client auth, as with
+// docker's certs.d/HOST/client.cert): refused without one, served with
+// the one in certs.d.
+func TestRegistryClientCertificate(t *testing.T) {
+	f := getFixtures(t)
+	dir := t.TempDir()
+	caPath, cert, key := testCA(t, dir)
+	reg := startRegistryWith(t, registryOpts{tlsCert: cert, tlsKey: key, clientCA: caPath})
+	s := setup(t)
+	// skopeo's certificates, all three; lfs's certs.d first without the
+	// client's.
+	skopeoDir := filepath.Join(dir, "skopeo")
+	hostDir := filepath.Join(dir, "certs.d", reg.host)
+	link := func(name, into string) {
+		if err := os.MkdirAll(into, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Link(filepath.Join(dir, name), filepath.Join(into, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range []string{"ca.crt", "client.cert", "client.key"} {
+		link(n, skopeoDir)
+	}
+	link("ca.crt", hostDir)
+	sh(t, "skopeo", "copy", "-q", "--dest-cert-dir", skopeoDir, "oci:"+f.layout+":base", "docker://"+reg.host+"/mtls/base:1")
+	ref := reg.host + "/mtls/base:1"
+	env := []string{"LFS_CERTS_D=" + filepath.Join(dir, "certs.d")}
+	before := s.snapshot(t)
+	msg := checkError(t, runWith(t, opts{env: env}, s.args([]string{"pull", ref})...), []string{"pull"})
+	if !containsAnyFold(msg, []string{"certificate", "tls"}) {
+		t.Errorf("pull without a client certificate: %q", msg)
+	}
+	s.assertUnchanged(t, before)
+	link("client.cert", hostDir)
+	link("client.key", hostDir)
+	if r := runWith(t, opts{env: env}, s.args([]string{"pull", "-q", ref})...); r.code != 0 {
+		t.Fatalf("pull with a client certificate: exit %d: %s", r.code, r.stderr)
+	}
+	if id := s.id(t, ref); id != f.base.ID() {
+		t.Errorf("pulled %s, want %s", id, f.base.ID())
+	}
+}
+
+// A plain-HTTP registry at an address docker does not trust by default
+// (127.0.0.2, not 127.0.0.1) is refused, and reached once the config
+// file lists it in insecure-registries.
+func TestInsecureRegistries(t *testing.T) {
+	f := getFixtures(t)
+	reg := startRegistryWith(t, registryOpts{ip: "127.0.0.2"})
+	s := setup(t)
+	reg.skopeoPush(t, "oci:"+f.layout+":base", "plain/base:1")
+	ref := reg.host + "/plain/base:1"
+	s.mustFail(t, nil, []string{"http", "tls", "https"}, "pull", ref)
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(cfg, []byte("insecure-registries = [\""+reg.host+"\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := runWith(t, opts{env: []string{"LFS_CONFIG=" + cfg}}, s.args([]string{"pull", "-q", ref})...); r.code != 0 {
+		t.Fatalf("pull from an insecure registry listed in the config: exit %d: %s", r.code, r.stderr)
+	}
+	if id := s.id(t, ref); id != f.base.ID() {
+		t.Errorf("pulled %s, want %s", id, f.base.ID())
 	}
 }

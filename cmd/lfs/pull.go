@@ -3,11 +3,18 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"sync"
+	"sync/atomic"
+	"time"
 
+	units "github.com/docker/go-units"
 	"github.com/lfs-dev/lfs/config"
 	"github.com/lfs-dev/lfs/registry"
 	"github.com/urfave/cli/v2"
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+	"golang.org/x/sys/unix"
 )
 
 type pullOptions struct {
@@ -44,11 +51,12 @@ func runPull(c *cli.Context, o pullOptions) error {
 	if err != nil {
 		return err
 	}
-	rc, err := registryClient(c.App.Writer, o.quiet, o.tlsVerify)
+	rc, done, err := registryClient(c.App.Writer, o.quiet, o.tlsVerify)
 	if err != nil {
 		return err
 	}
 	pulled, err := rc.Pull(c.Context, s, o.name, registry.PullOptions{Platform: o.platform, AllTags: o.allTags})
+	done()
 	if err != nil {
 		return err
 	}
@@ -85,25 +93,124 @@ func tlsVerifyFlag() cli.Flag {
 }
 
 // registryClient makes a registry client with the configuration file's
-// insecure registries and docker.io mirrors, printing docker's progress lines to w unless quiet.
-func registryClient(w io.Writer, quiet, tlsVerify bool) (*registry.Client, error) {
+// insecure registries and docker.io mirrors. Unless quiet, its progress
+// goes to w as docker prints it; call the returned done when the command's
+// last event has come.
+func registryClient(w io.Writer, quiet, tlsVerify bool) (*registry.Client, func(), error) {
 	cfg, err := config.Load()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var mu sync.Mutex
-	report := func(e registry.Event) {
-		if quiet {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if e.ID != "" {
-			fmt.Fprintf(w, "%s: %s\n", e.ID, e.Status)
-		} else {
-			fmt.Fprintln(w, e.Status)
-		}
+	pr := &progress{w: w, quiet: quiet}
+	if f, ok := w.(*os.File); ok && !quiet && isTerminal(f) {
+		// A terminal of no size (a pty nobody sized) cannot show bars.
+		ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+		pr.tty = err == nil && ws.Row > 0 && ws.Col > 0
 	}
 	return registry.New(registry.Insecure(cfg.InsecureRegistries...), registry.Mirrors(cfg.RegistryMirrors...),
-		registry.TLSVerify(tlsVerify), registry.Report(report)), nil
+		registry.TLSVerify(tlsVerify), registry.Report(pr.event)), pr.done, nil
+}
+
+// progress prints a pull's or a push's events as docker does: one line
+// per status change, or on a terminal a line per layer that its status
+// and a progress bar (vbauerster/mpb) redraw, with other lines above.
+type progress struct {
+	w     io.Writer
+	quiet bool
+	tty   bool
+
+	mu   sync.Mutex
+	p    *mpb.Progress // while layer lines are on screen
+	bars map[string]*layerBar
+}
+
+type layerBar struct {
+	bar    *mpb.Bar
+	status atomic.Pointer[string]
+}
+
+func (pr *progress) event(e registry.Event) {
+	if pr.quiet {
+		return
+	}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	switch {
+	case !pr.tty && e.Progress:
+		return
+	case !pr.tty || !e.Layer:
+		// Lines between groups of bars ("Digest: ..."): the bars above
+		// are done, and stay on screen as they ended.
+		pr.finish()
+		if e.ID != "" {
+			fmt.Fprintf(pr.w, "%s: %s\n", e.ID, e.Status)
+		} else {
+			fmt.Fprintln(pr.w, e.Status)
+		}
+		return
+	}
+	lb := pr.bar(e.ID)
+	status := e.Status
+	lb.status.Store(&status)
+	switch {
+	case e.Progress:
+		lb.bar.SetTotal(e.Total, false)
+		lb.bar.SetCurrent(e.Current)
+	case e.Done:
+		lb.bar.SetTotal(-1, true)
+	}
+}
+
+// bar is the line of layer id, made on its first event.
+func (pr *progress) bar(id string) *layerBar {
+	if lb, ok := pr.bars[id]; ok {
+		return lb
+	}
+	if pr.p == nil {
+		pr.p = mpb.New(mpb.WithOutput(pr.w), mpb.WithRefreshRate(100*time.Millisecond))
+		pr.bars = map[string]*layerBar{}
+	}
+	lb := &layerBar{}
+	empty := ""
+	lb.status.Store(&empty)
+	// The bar and the byte counts show only while bytes move.
+	moving := func(st decor.Statistics) bool { return st.Total > 0 && !st.Completed }
+	filler := mpb.BarStyle().Lbound("[").Filler("=").Tip(">").Padding(" ").Rbound("]").Build()
+	lb.bar, _ = pr.p.Add(0, mpb.BarFillerFunc(func(w io.Writer, st decor.Statistics) error {
+		if !moving(st) {
+			return nil
+		}
+		io.WriteString(w, " ")
+		return filler.Fill(w, st)
+	}),
+		mpb.BarWidth(50),
+		mpb.PrependDecorators(decor.Any(func(decor.Statistics) string { return id + ": " + *lb.status.Load() })),
+		mpb.AppendDecorators(decor.Any(func(st decor.Statistics) string {
+			if !moving(st) {
+				return ""
+			}
+			return " " + units.HumanSize(float64(st.Current)) + "/" + units.HumanSize(float64(st.Total))
+		})),
+	)
+	pr.bars[id] = lb
+	return lb
+}
+
+// finish ends the bars on screen: those not complete (the command failed)
+// keep their last state.
+func (pr *progress) finish() {
+	if pr.p == nil {
+		return
+	}
+	for _, lb := range pr.bars {
+		lb.bar.Abort(false)
+	}
+	pr.p.Wait()
+	pr.p, pr.bars = nil, nil
+}
+
+func (pr *progress) done() {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	pr.finish()
 }

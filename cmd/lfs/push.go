@@ -40,11 +40,12 @@ func runPush(c *cli.Context, o pushOptions) error {
 	if err != nil {
 		return err
 	}
-	rc, err := registryClient(c.App.Writer, o.quiet, o.tlsVerify)
+	rc, done, err := registryClient(c.App.Writer, o.quiet, o.tlsVerify)
 	if err != nil {
 		return err
 	}
 	p, err := rc.Push(c.Context, s, o.image, o.dest, registry.PushOptions{Compression: o.compression})
+	done()
 	if err != nil {
 		return err
 	}

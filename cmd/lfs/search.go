@@ -42,7 +42,7 @@ func searchCommand() *cli.Command {
 }
 
 func runSearch(c *cli.Context, o searchOptions) error {
-	rc, err := registryClient(c.App.Writer, true, o.tlsVerify)
+	rc, _, err := registryClient(c.App.Writer, true, o.tlsVerify)
 	if err != nil {
 		return err
 	}
