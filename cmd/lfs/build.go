@@ -125,11 +125,12 @@ func runBuild(c *cli.Context, o buildOptions) error {
 		}
 	}
 	bo.Pull = func(ctx context.Context, ref, platform string) (digest.Digest, error) {
-		rc, err := registryClient(c.App.Writer, o.quiet, true)
+		rc, done, err := registryClient(c.App.Writer, o.quiet, true)
 		if err != nil {
 			return "", err
 		}
 		pulled, err := rc.Pull(ctx, s, ref, registry.PullOptions{Platform: platform})
+		done()
 		if err != nil {
 			return "", err
 		}
