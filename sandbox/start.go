@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // InitArg is the argv[0] that makes this binary the sandbox's child. It
@@ -33,6 +35,38 @@ type Stdio struct {
 // Process is a started container.
 type Process struct {
 	cmd *exec.Cmd
+	// console is the pty's master with Spec.Terminal; output is done
+	// when everything the container wrote to it was copied out.
+	console *os.File
+	output  chan struct{}
+}
+
+// Resize sets the size of the container's terminal (the kernel sends
+// SIGWINCH to its foreground process group); without one it does nothing.
+func (p *Process) Resize(size WinSize) error {
+	if p.console == nil {
+		return nil
+	}
+	ws := &unix.Winsize{Row: size.Rows, Col: size.Cols}
+	if err := unix.IoctlSetWinsize(int(p.console.Fd()), unix.TIOCSWINSZ, ws); err != nil {
+		return fmt.Errorf("resize terminal: %w", err)
+	}
+	return nil
+}
+
+// StartOption configures Start.
+type StartOption func(*startOptions)
+
+type startOptions struct {
+	beforeSetup func(pid int) error
+}
+
+// BeforeSetup runs fn with the child's pid once it exists and before it
+// reads its Spec, so nothing of the container is set up yet: the place
+// to move it into a cgroup or configure its network namespace
+// (/proc/PID/ns/net) from outside. An error stops the container.
+func BeforeSetup(fn func(pid int) error) StartOption {
+	return func(o *startOptions) { o.beforeSetup = fn }
 }
 
 // Pid is the container's init as the caller sees it.
@@ -46,6 +80,10 @@ func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig)
 // code, or 128+N when signal N killed it.
 func (p *Process) Wait() (int, error) {
 	err := p.cmd.Wait()
+	if p.output != nil {
+		<-p.output
+		p.console.Close()
+	}
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		return 0, fmt.Errorf("wait for container: %w", err)
@@ -64,7 +102,16 @@ func status(ps *os.ProcessState) int {
 // has been executed, or with the reason it was not: an *ExecError when
 // the exec itself failed, another error when lfs could not set the
 // container up.
-func Start(spec Spec, stdio Stdio) (*Process, error) {
+//
+// With Spec.Terminal the container's stdin, stdout and stderr are its pty:
+// Start copies stdio.Stdin to it and its output to stdio.Stdout (docker's
+// -t merges stderr into stdout too), and Wait returns once the output is
+// all copied.
+func Start(spec Spec, stdio Stdio, opts ...StartOption) (*Process, error) {
+	var o startOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("start container: %w", err)
@@ -78,6 +125,24 @@ func Start(spec Spec, stdio Stdio) (*Process, error) {
 	defer repR.Close()
 	defer repW.Close()
 
+	extra := []*os.File{specR, repW} // fd 3 and 4 in the child
+	var consR, consW *os.File
+	if spec.Terminal {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("start container: %w", err)
+		}
+		consR, consW = os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console")
+		defer consR.Close()
+		defer consW.Close()
+		extra = append(extra, consW) // fd 5
+	}
+	// With a terminal the command's streams are the pty's; the child's
+	// own (lfs's messages before the exec) go to stdout and stderr.
+	child := stdio
+	if spec.Terminal {
+		child.Stdin = nil
+	}
 	flags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC)
 	if spec.Network == NetworkNone {
 		flags |= syscall.CLONE_NEWNET
@@ -94,10 +159,10 @@ func Start(spec Spec, stdio Stdio) (*Process, error) {
 		// Likewise the working directory: the child chdirs into the
 		// root filesystem itself.
 		Dir:        "/",
-		Stdin:      stdio.Stdin,
-		Stdout:     stdio.Stdout,
-		Stderr:     stdio.Stderr,
-		ExtraFiles: []*os.File{specR, repW}, // fd 3 and 4 in the child
+		Stdin:      child.Stdin,
+		Stdout:     child.Stdout,
+		Stderr:     child.Stderr,
+		ExtraFiles: extra,
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: flags,
 			// The container dies with us: a killed lfs leaves no
@@ -112,16 +177,42 @@ func Start(spec Spec, stdio Stdio) (*Process, error) {
 	// child exec'd (fd 4 is close-on-exec there) or died.
 	specR.Close()
 	repW.Close()
+	if consW != nil {
+		consW.Close()
+	}
 	p := &Process{cmd: cmd}
 	fail := func(err error) (*Process, error) {
 		cmd.Process.Kill()
 		cmd.Wait()
 		return nil, err
 	}
+	if o.beforeSetup != nil {
+		if err := o.beforeSetup(cmd.Process.Pid); err != nil {
+			return fail(fmt.Errorf("start container: %w", err))
+		}
+	}
 	if err := json.NewEncoder(specW).Encode(spec); err != nil {
 		return fail(fmt.Errorf("start container: send spec: %w", err))
 	}
 	specW.Close()
+	if consR != nil {
+		master, ok, err := recvConsole(consR)
+		if err != nil {
+			return fail(err)
+		}
+		if ok {
+			p.console = master
+			p.output = make(chan struct{})
+			go func() {
+				// EIO once the container's side is all closed.
+				io.Copy(stdio.Stdout, master)
+				close(p.output)
+			}()
+			if stdio.Stdin != nil {
+				go io.Copy(master, stdio.Stdin)
+			}
+		}
+	}
 	var r report
 	switch err := json.NewDecoder(repR).Decode(&r); {
 	case errors.Is(err, io.EOF):
@@ -130,6 +221,9 @@ func Start(spec Spec, stdio Stdio) (*Process, error) {
 		return fail(fmt.Errorf("start container: read report: %w", err))
 	}
 	cmd.Wait()
+	if p.console != nil {
+		p.console.Close()
+	}
 	if r.Errno != 0 {
 		code := 126
 		if syscall.Errno(r.Errno) == syscall.ENOENT {
