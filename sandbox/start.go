@@ -138,10 +138,11 @@ func Start(spec Spec, stdio Stdio, opts ...StartOption) (*Process, error) {
 		extra = append(extra, consW) // fd 5
 	}
 	// With a terminal the command's streams are the pty's; the child's
-	// own (lfs's messages before the exec) go to stdout and stderr.
+	// own (a panic's trace before the exec) go to stderr, and stdout is
+	// written by the pty's copy alone.
 	child := stdio
 	if spec.Terminal {
-		child.Stdin = nil
+		child = Stdio{Stdout: stdio.Stderr, Stderr: stdio.Stderr}
 	}
 	flags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC)
 	if spec.Network == NetworkNone {
