@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/lfs-dev/lfs/layerstore"
 	"github.com/lfs-dev/lfs/sandbox"
+	"golang.org/x/sys/unix"
 )
 
 // RunOptions configure Run.
@@ -21,6 +23,22 @@ type RunOptions struct {
 	Signals <-chan os.Signal
 	// MountOptions are added to the mount of the root filesystem.
 	MountOptions []MountOption
+	// Terminal, with spec.Terminal, is the caller's terminal: the
+	// container's pty starts at its size and follows it on each SIGWINCH
+	// that Signals delivers (instead of passing the signal on).
+	Terminal *os.File
+}
+
+// TerminalSize is the size of the terminal f, or nil when f is none.
+func TerminalSize(f *os.File) *sandbox.WinSize {
+	if f == nil {
+		return nil
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return nil
+	}
+	return &sandbox.WinSize{Rows: ws.Row, Cols: ws.Col}
 }
 
 // Run runs spec in the container in the foreground: it mounts the
@@ -45,6 +63,9 @@ func Run(s *layerstore.Store, c Container, spec sandbox.Spec, o RunOptions) (int
 	}
 	defer m.Unmount()
 	spec.Rootfs = m.Dir
+	if spec.Terminal && spec.ConsoleSize == nil {
+		spec.ConsoleSize = TerminalSize(o.Terminal)
+	}
 
 	p, err := sandbox.Start(spec, o.Stdio)
 	if err != nil {
@@ -67,6 +88,12 @@ func Run(s *layerstore.Store, c Container, spec sandbox.Spec, o RunOptions) (int
 			for {
 				select {
 				case sig := <-o.Signals:
+					if sig == syscall.SIGWINCH && spec.Terminal {
+						if size := TerminalSize(o.Terminal); size != nil {
+							p.Resize(*size)
+						}
+						continue
+					}
 					p.Signal(sig)
 				case <-done:
 					return

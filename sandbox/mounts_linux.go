@@ -221,7 +221,7 @@ func mountUser(h *hostFiles, mounts []Mount) error {
 		case "tmpfs":
 			flags, data, err := tmpfsOptions(m)
 			if err != nil {
-				return err
+				return fmt.Errorf("sandbox: %w", err)
 			}
 			if err := makeTarget(target, true); err != nil {
 				return err
@@ -297,16 +297,16 @@ func tmpfsOptions(m Mount) (uintptr, string, error) {
 			flags &^= unix.MS_RDONLY
 		case "size", "mode", "uid", "gid", "nr_inodes", "nr_blocks":
 			if v == "" {
-				return 0, "", fmt.Errorf("sandbox: tmpfs %s: option %s needs a value", m.Target, k)
+				return 0, "", fmt.Errorf("tmpfs %s: option %s needs a value", m.Target, k)
 			}
 			if k == "mode" {
 				if _, err := strconv.ParseUint(v, 8, 32); err != nil {
-					return 0, "", fmt.Errorf("sandbox: tmpfs %s: mode %q is not octal", m.Target, v)
+					return 0, "", fmt.Errorf("tmpfs %s: mode %q is not octal", m.Target, v)
 				}
 			}
 			data = append(data, o)
 		default:
-			return 0, "", fmt.Errorf("sandbox: tmpfs %s: unknown option %q", m.Target, o)
+			return 0, "", fmt.Errorf("tmpfs %s: unknown option %q", m.Target, o)
 		}
 	}
 	return flags, strings.Join(data, ","), nil

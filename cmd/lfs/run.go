@@ -12,6 +12,7 @@ import (
 	"github.com/lfs-dev/lfs/layerstore"
 	"github.com/lfs-dev/lfs/sandbox"
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 )
 
 type runOptions struct {
@@ -27,7 +28,10 @@ type runOptions struct {
 	hostname   string
 	network    sandbox.Network
 	stdin      bool
+	tty        bool
 	init       bool
+	mounts     []sandbox.Mount
+	readOnly   bool
 }
 
 func runCommand() *cli.Command {
@@ -43,6 +47,8 @@ The network is the host's by default (as in HPC runtimes); --network none gives 
 container only lo.`,
 		// -h is the host name, as in docker; --help stays.
 		HideHelp: true,
+		// -it, -ti
+		UseShortOptionHandling: true,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "rm", Usage: "remove the container's writable layer when it exits"},
 			&cli.StringFlag{Name: "name", Usage: "name of the container"},
@@ -54,6 +60,11 @@ container only lo.`,
 			&cli.StringFlag{Name: "hostname", Aliases: []string{"h"}, Usage: "container host `NAME` (default: the first 12 hex digits of its ID)"},
 			&cli.StringFlag{Name: "network", Value: "host", Usage: "host (the host's network, the default) or none (only lo)"},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open to the container"},
+			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the container a pty (with -i on a terminal: raw mode, window size followed)"},
+			&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "bind `HOST:CTR[:ro]` (HOST absolute or ./relative, made if missing)"},
+			&cli.StringSliceFlag{Name: "mount", Usage: "`type=bind,source=HOST,target=CTR[,readonly]` or type=tmpfs,target=CTR[,tmpfs-size=N][,tmpfs-mode=M]"},
+			&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs at `PATH[:OPTS]` (size=64m,mode=1777,exec,...)"},
+			&cli.BoolFlag{Name: "read-only", Usage: "mount the container's root filesystem read-only"},
 			&cli.BoolFlag{Name: "init", Usage: "run a small init as PID 1 that forwards signals and reaps processes"},
 			&cli.BoolFlag{Name: "help", Usage: "show help"},
 		},
@@ -77,10 +88,37 @@ container only lo.`,
 func parseRunOptions(c *cli.Context) (runOptions, error) {
 	o := runOptions{image: c.Args().First(), args: c.Args().Tail(), rm: c.Bool("rm"), name: c.String("name"),
 		env: c.StringSlice("env"), envFiles: c.StringSlice("env-file"), workdir: c.String("workdir"),
-		user: c.String("user"), hostname: c.String("hostname"), stdin: c.Bool("interactive"), init: c.Bool("init")}
+		user: c.String("user"), hostname: c.String("hostname"), stdin: c.Bool("interactive"), init: c.Bool("init"),
+		tty: c.Bool("tty"), readOnly: c.Bool("read-only")}
 	if c.IsSet("entrypoint") {
 		e := c.String("entrypoint")
 		o.entrypoint = &e
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return o, err
+	}
+	for _, kind := range []string{"volume", "mount", "tmpfs"} {
+		for _, v := range c.StringSlice(kind) {
+			var m sandbox.Mount
+			switch kind {
+			case "volume":
+				m, err = sandbox.ParseVolume(v, cwd)
+			case "mount":
+				m, err = sandbox.ParseMount(v, cwd)
+			default:
+				m, err = sandbox.ParseTmpfs(v)
+			}
+			if err != nil {
+				return o, err
+			}
+			if m.Type == "bind" {
+				if err := bindSource(m.Source, kind == "volume"); err != nil {
+					return o, err
+				}
+			}
+			o.mounts = append(o.mounts, m)
+		}
 	}
 	switch n := sandbox.Network(c.String("network")); n {
 	case sandbox.NetworkHost, sandbox.NetworkNone:
@@ -137,11 +175,11 @@ func createContainer(s *layerstore.Store, o runOptions) (container.Container, sa
 		o.hostname = id[:12]
 	}
 	spec, err = sandbox.Compose(cfg.Config, sandbox.Options{Args: o.args, Entrypoint: o.entrypoint,
-		Env: env, Workdir: o.workdir, User: o.user, Hostname: o.hostname})
+		Env: env, Workdir: o.workdir, User: o.user, Hostname: o.hostname, Terminal: o.tty})
 	if err != nil {
 		return rec, spec, err
 	}
-	spec.Network, spec.Init = o.network, o.init
+	spec.Network, spec.Init, spec.Mounts, spec.ReadOnly = o.network, o.init, o.mounts, o.readOnly
 	rawSpec, err := json.Marshal(spec)
 	if err != nil {
 		return rec, spec, err
@@ -176,7 +214,28 @@ func startContainer(c *cli.Context, s *layerstore.Store, rec container.Container
 	if o.stdin {
 		stdio.Stdin = os.Stdin
 	}
-	code, err := container.Run(s, rec, spec, container.RunOptions{Stdio: stdio, Signals: sigs})
+	ro := container.RunOptions{Stdio: stdio, Signals: sigs}
+	if spec.Terminal {
+		switch {
+		case isTerminal(os.Stdout):
+			ro.Terminal = os.Stdout
+		case isTerminal(os.Stdin):
+			ro.Terminal = os.Stdin
+		}
+		if o.stdin {
+			if !isTerminal(os.Stdin) {
+				return errors.New("the input device is not a TTY")
+			}
+			// Every key goes to the container's pty, Ctrl-C too: its
+			// line discipline makes the signal.
+			restore, err := rawTerminal(os.Stdin)
+			if err != nil {
+				return err
+			}
+			defer restore()
+		}
+	}
+	code, err := container.Run(s, rec, spec, ro)
 	var ee *sandbox.ExecError
 	// A command that cannot be executed leaves the container created, as
 	// docker does; lfs's own failure before it ran removes what lfs run made.
@@ -192,4 +251,43 @@ func startContainer(c *cli.Context, s *layerstore.Store, rec container.Container
 		return errSilent(code)
 	}
 	return nil
+}
+
+// bindSource checks a bind's host path: docker's -v makes a missing one
+// (a directory), --mount refuses it.
+func bindSource(p string, make bool) error {
+	_, err := os.Stat(p)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, os.ErrNotExist) && make:
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return fmt.Errorf("create bind source: %w", err)
+		}
+		return nil
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%w: invalid mount config for type \"bind\": bind source path does not exist: %s", sandbox.ErrVolume, p)
+	}
+	return fmt.Errorf("bind source: %w", err)
+}
+
+// rawTerminal puts the terminal f in raw mode (cfmakeraw's flags) and
+// returns what restores it.
+func rawTerminal(f *os.File) (func(), error) {
+	fd := int(f.Fd())
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return nil, fmt.Errorf("raw terminal: %w", err)
+	}
+	t := *old
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	t.Oflag &^= unix.OPOST
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB
+	t.Cflag |= unix.CS8
+	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &t); err != nil {
+		return nil, fmt.Errorf("raw terminal: %w", err)
+	}
+	return func() { unix.IoctlSetTermios(fd, unix.TCSETS, old) }, nil
 }

@@ -19,6 +19,7 @@ func startCommand() *cli.Command {
 		Description: `Runs the container's command again on its kept writable layer, in the foreground
 (lfs has no daemon to leave it with: -a is implied until detached containers come), and
 exits with the command's status.`,
+		UseShortOptionHandling: true,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "attach STDOUT/STDERR and forward signals (always, for now)"},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "attach the container's STDIN"},
