@@ -20,6 +20,9 @@ func init() {
 	if len(os.Args) > 0 && os.Args[0] == InitArg {
 		childMain()
 	}
+	if os.Getenv(userNSEnv) == "wait" {
+		userNSChild()
+	}
 }
 
 // Descriptors the parent passes (Start's ExtraFiles).

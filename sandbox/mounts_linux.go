@@ -19,7 +19,8 @@ type hostFiles struct {
 	dev   map[string]int // null, zero, ... -> fd
 	etc   map[string]int // hosts, hostname, resolv.conf -> fd
 	binds map[int]int    // index in Spec.Mounts -> fd
-	sys   int
+	proc  int            // a new procfs of our pid namespace
+	sys   int            // a new sysfs of our network namespace, else the host's /sys
 }
 
 var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
@@ -41,8 +42,24 @@ func cloneTree(p string, recursive bool) (int, error) {
 	return fd, nil
 }
 
+// newFS makes a detached mount of a new filesystem (fsopen, fsmount).
+// In a user namespace the kernel makes a procfs or sysfs only while one
+// is fully visible in the mount namespace, so they are made before the
+// pivot drops the host's.
+func newFS(fstype string, attr int) (int, error) {
+	fd, err := unix.Fsopen(fstype, unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(fd)
+	if err := unix.FsconfigCreate(fd); err != nil {
+		return -1, err
+	}
+	return unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, attr)
+}
+
 func openHost(spec Spec) (*hostFiles, error) {
-	h := &hostFiles{dev: map[string]int{}, etc: map[string]int{}, binds: map[int]int{}, sys: -1}
+	h := &hostFiles{dev: map[string]int{}, etc: map[string]int{}, binds: map[int]int{}, proc: -1, sys: -1}
 	fail := func(err error) (*hostFiles, error) {
 		h.close()
 		return nil, err
@@ -80,9 +97,25 @@ func openHost(spec Spec) (*hostFiles, error) {
 			}
 		}
 	}
-	// /sys with what is mounted below it, for mountSys's fallback.
-	if fd, err := cloneTree("/sys", true); err == nil {
-		h.sys = fd
+	const nsx = unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC
+	// A procfs of our own pid namespace: the host's processes stay
+	// invisible.
+	fd, err := newFS("proc", nsx)
+	if err != nil {
+		return fail(fmt.Errorf("sandbox: mount /proc: %w", err))
+	}
+	h.proc = fd
+	// A sysfs shows the network namespace of its mounter; a user
+	// namespace that does not own that namespace (the host's network)
+	// may not make one, and gets the host's /sys, read-only.
+	if h.sys, err = newFS("sysfs", nsx|unix.MOUNT_ATTR_RDONLY); err != nil {
+		if h.sys, err = cloneTree("/sys", true); err != nil {
+			return fail(err)
+		}
+		attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		if err := unix.MountSetattr(h.sys, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, attr); err != nil {
+			return fail(fmt.Errorf("sandbox: make /sys read-only: %w", err))
+		}
 	}
 	return h, nil
 }
@@ -96,8 +129,10 @@ func (h *hostFiles) close() {
 	for _, fd := range h.binds {
 		unix.Close(fd)
 	}
-	if h.sys >= 0 {
-		unix.Close(h.sys)
+	for _, fd := range []int{h.proc, h.sys} {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
 	}
 }
 
@@ -120,10 +155,15 @@ type mnt struct {
 // /sys inside the new root.
 func mountSpecial(h *hostFiles) error {
 	const nsd = unix.MS_NOSUID | unix.MS_NODEV
+	for _, d := range []string{"/proc", "/sys"} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("sandbox: mount %s: %w", d, err)
+		}
+	}
+	if err := attach(h.proc, "/proc"); err != nil {
+		return err
+	}
 	mounts := []mnt{
-		// A procfs of our own pid namespace: the host's processes stay
-		// invisible.
-		{"proc", "/proc", "proc", nsd | unix.MS_NOEXEC, ""},
 		// A fresh tmpfs, so the image's /dev (device nodes from a layer)
 		// never reaches the container.
 		{"tmpfs", "/dev", "tmpfs", unix.MS_NOSUID | unix.MS_STRICTATIME, "mode=755,size=65536k"},
@@ -165,29 +205,6 @@ func mountSpecial(h *hostFiles) error {
 		if err := os.Symlink(target, "/dev/"+name); err != nil {
 			return fmt.Errorf("sandbox: %w", err)
 		}
-	}
-	return mountSys(h)
-}
-
-// mountSys mounts a read-only sysfs, which shows the network namespace
-// of the process that mounts it; where the kernel refuses one (a user
-// namespace that does not own the network namespace) it binds the host's
-// read-only.
-func mountSys(h *hostFiles) error {
-	const flags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
-	if err := os.MkdirAll("/sys", 0o755); err != nil {
-		return fmt.Errorf("sandbox: mount /sys: %w", err)
-	}
-	err := unix.Mount("sysfs", "/sys", "sysfs", flags, "")
-	if err == nil || h.sys < 0 {
-		if err != nil {
-			return fmt.Errorf("sandbox: mount /sys: %w", err)
-		}
-		return nil
-	}
-	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
-	if err := unix.MountSetattr(h.sys, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, attr); err != nil {
-		return fmt.Errorf("sandbox: make /sys read-only: %w", err)
 	}
 	return attach(h.sys, "/sys")
 }

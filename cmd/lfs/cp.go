@@ -38,6 +38,9 @@ in are root's unless -a keeps the source's owners; files copied out are the call
 			if err := needArgs(c, 2, 2); err != nil {
 				return err
 			}
+			if done, err := rootless(c); done {
+				return err
+			}
 			return runCp(c, cpOptions{src: c.Args().Get(0), dst: c.Args().Get(1), archive: c.Bool("archive"),
 				quiet: c.Bool("quiet"), follow: c.Bool("follow-link")})
 		},

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
+	"github.com/lfs-dev/lfs/config"
 	"github.com/lfs-dev/lfs/container"
 	"github.com/lfs-dev/lfs/layerstore"
 	"github.com/lfs-dev/lfs/sandbox"
@@ -73,6 +75,9 @@ container only lo.`,
 				return cli.ShowCommandHelp(c, "run")
 			}
 			if err := needArgs(c, 1, -1); err != nil {
+				return err
+			}
+			if done, err := rootless(c); done {
 				return err
 			}
 			o, err := parseRunOptions(c)
@@ -290,4 +295,34 @@ func rawTerminal(f *os.File) (func(), error) {
 		return nil, fmt.Errorf("raw terminal: %w", err)
 	}
 	return func() { unix.IoctlSetTermios(fd, unix.TCSETS, old) }, nil
+}
+
+// rootless re-executes an unprivileged lfs as root of a user namespace of
+// its own (sandbox.Reexec) for the commands that mount or read a
+// container's files, with the store and configuration the caller would
+// use; done says the command ran there, with err its status.
+func rootless(c *cli.Context) (done bool, err error) {
+	if os.Geteuid() == 0 || sandbox.InUserNamespace() != "" {
+		return false, nil
+	}
+	root := c.String("root")
+	if root == "" {
+		root = defaultRoot()
+	}
+	if root, err = filepath.Abs(root); err != nil {
+		return true, err
+	}
+	cfg := config.Find()
+	if cfg == "" {
+		cfg = os.DevNull // not root's /etc/lfs/config.toml
+	}
+	env := append(os.Environ(), "LFS_ROOT="+root, "LFS_CONFIG="+cfg)
+	code, err := sandbox.Reexec(os.Args, env, c.App.ErrWriter)
+	if err != nil {
+		return true, err
+	}
+	if code != 0 {
+		return true, errSilent(code)
+	}
+	return true, nil
 }

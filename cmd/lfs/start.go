@@ -28,6 +28,9 @@ exits with the command's status.`,
 			if err := needArgs(c, 1, 1); err != nil {
 				return err
 			}
+			if done, err := rootless(c); done {
+				return err
+			}
 			s, err := store(c)
 			if err != nil {
 				return err
