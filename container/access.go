@@ -4,18 +4,22 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/lfs-dev/lfs/layerstore"
 )
 
 // Access runs fn on the container's root filesystem as its processes
-// see it: a running container's through /proc/PID/root of its init (its
-// binds included), a mounted one's at its mountpoint, and a stopped one
-// mounted for the time of fn, recorded as served by this process so that
-// nothing starts it meanwhile.
-func Access(s *layerstore.Store, c Container, fn func(root *Root) error) error {
+// see it: a running container's as the lfs process that runs it serves
+// it (/proc/PID/root of its init, binds included), a mounted one's at
+// its mountpoint, and a stopped one mounted for the time of fn, recorded
+// as served by this process so that nothing starts it meanwhile.
+func Access(s *layerstore.Store, c Container, fn func(t Tree) error) error {
 	if c.Live() {
+		if _, err := os.Stat(filepath.Join(c.Dir, controlSock)); err == nil {
+			return fn(&Remote{dir: c.Dir})
+		}
 		dir := c.Mountpoint
 		if c.InitPid > 0 && parentOf(c.InitPid) == c.Pid {
 			dir = fmt.Sprintf("/proc/%d/root", c.InitPid)

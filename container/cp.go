@@ -44,6 +44,27 @@ func OpenRoot(dir string) (*Root, error) {
 // Close releases the root.
 func (r *Root) Close() error { return r.f.Close() }
 
+// Tree is what docker cp's rules need of either side: a Root here, or a
+// running container's root served by the lfs process that runs it
+// (Remote).
+type Tree interface {
+	// IsDir stats p (following a final symlink with follow); an absent p
+	// is an error satisfying errors.Is(err, fs.ErrNotExist).
+	IsDir(p string, follow bool) (bool, error)
+	// Archive writes p as a tar with top entry name (see Root.Archive).
+	Archive(w io.Writer, p, name string, follow bool) error
+	// Extract writes a tar into the directory dir (see Root.Extract).
+	Extract(r io.Reader, dir string, o ExtractOptions) error
+}
+
+var _ Tree = (*Root)(nil)
+
+// IsDir reports whether p is a directory.
+func (r *Root) IsDir(p string, follow bool) (bool, error) {
+	st, err := r.Stat(p, follow)
+	return st.Mode&unix.S_IFMT == unix.S_IFDIR, err
+}
+
 const resolveIn = unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS
 
 // open resolves p (absolute or relative, both from the root) inside the
@@ -430,13 +451,12 @@ type CopyOptions struct {
 // onto a file, a missing directory named with a trailing "/", and a
 // trailing "/" on a non-directory are ErrCopy.
 // It returns the size of the tar stream that carried the copy.
-func CopyPath(src *Root, srcPath string, dst *Root, dstPath string, o CopyOptions) (int64, error) {
+func CopyPath(src Tree, srcPath string, dst Tree, dstPath string, o CopyOptions) (int64, error) {
 	contents := strings.HasSuffix(srcPath, "/.") || srcPath == "."
-	st, err := src.Stat(srcPath, o.FollowLink || strings.HasSuffix(srcPath, "/"))
+	srcDir, err := src.IsDir(srcPath, o.FollowLink || strings.HasSuffix(srcPath, "/"))
 	if err != nil {
 		return 0, copyErr("could not find the file %s", srcPath)
 	}
-	srcDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
 	if !srcDir && (contents || strings.HasSuffix(srcPath, "/")) {
 		return 0, copyErr("%s: not a directory", srcPath)
 	}
@@ -445,8 +465,8 @@ func CopyPath(src *Root, srcPath string, dst *Root, dstPath string, o CopyOption
 		top = "."
 	}
 	dir := dstPath
-	switch dstSt, err := dst.Stat(dstPath, true); {
-	case err == nil && dstSt.Mode&unix.S_IFMT == unix.S_IFDIR:
+	switch dstDir, err := dst.IsDir(dstPath, true); {
+	case err == nil && dstDir:
 	case err == nil && srcDir:
 		return 0, copyErr("cannot copy a directory to a file: %s", dstPath)
 	case err == nil:
@@ -457,7 +477,7 @@ func CopyPath(src *Root, srcPath string, dst *Root, dstPath string, o CopyOption
 		return 0, copyErr("destination directory %s does not exist", dstPath)
 	default:
 		dir, top = path.Dir(path.Clean("/"+dstPath)), path.Base(path.Clean("/"+dstPath))
-		if pst, err := dst.Stat(dir, true); err != nil || pst.Mode&unix.S_IFMT != unix.S_IFDIR {
+		if isDir, err := dst.IsDir(dir, true); err != nil || !isDir {
 			return 0, copyErr("no such directory: %s", dir)
 		}
 	}
@@ -482,8 +502,8 @@ func (c *counter) Read(p []byte) (int, error) {
 
 // ArchivePath writes srcPath as docker cp SRC - does: a tar whose top
 // entry is the source's name (its contents for "DIR/.").
-func ArchivePath(w io.Writer, src *Root, srcPath string, follow bool) error {
-	if _, err := src.Stat(srcPath, follow); err != nil {
+func ArchivePath(w io.Writer, src Tree, srcPath string, follow bool) error {
+	if _, err := src.IsDir(srcPath, follow); err != nil {
 		return copyErr("could not find the file %s", srcPath)
 	}
 	top := path.Base(path.Clean("/" + srcPath))
@@ -495,9 +515,9 @@ func ArchivePath(w io.Writer, src *Root, srcPath string, follow bool) error {
 
 // ExtractPath extracts a tar into dstPath, which must be a directory
 // (docker cp - DEST).
-func ExtractPath(r io.Reader, dst *Root, dstPath string, o ExtractOptions) error {
-	st, err := dst.Stat(dstPath, true)
-	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+func ExtractPath(r io.Reader, dst Tree, dstPath string, o ExtractOptions) error {
+	isDir, err := dst.IsDir(dstPath, true)
+	if err != nil || !isDir {
 		return copyErr("destination %s must be a directory", dstPath)
 	}
 	return dst.Extract(r, dstPath, o)

@@ -78,6 +78,10 @@ func Run(s *layerstore.Store, c Container, spec sandbox.Spec, o RunOptions) (int
 		}
 		return 0, err
 	}
+	// lfs cp reaches the running container through us.
+	if ctl, err := serveControl(c.Dir, p.Pid()); err == nil {
+		defer ctl.Close()
+	}
 	Update(s, c.ID, func(c *Container) error {
 		c.State, c.Started, c.Pid, c.InitPid = StateRunning, time.Now().UTC(), os.Getpid(), p.Pid()
 		return nil

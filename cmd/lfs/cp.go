@@ -101,7 +101,7 @@ func runCp(c *cli.Context, o cpOptions) error {
 	}
 	defer host.Close()
 	var n int64
-	err = container.Access(s, ct, func(root *container.Root) error {
+	err = container.Access(s, ct, func(root container.Tree) error {
 		var err error
 		switch {
 		case srcCtr != "" && local == "-":
