@@ -7,9 +7,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/creack/pty"
 	"github.com/lfs-dev/lfs/layerstore"
 	"github.com/lfs-dev/lfs/sandbox"
-	"golang.org/x/sys/unix"
 )
 
 // RunOptions configure Run.
@@ -34,11 +34,11 @@ func TerminalSize(f *os.File) *sandbox.WinSize {
 	if f == nil {
 		return nil
 	}
-	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	ws, err := pty.GetsizeFull(f)
 	if err != nil {
 		return nil
 	}
-	return &sandbox.WinSize{Rows: ws.Row, Cols: ws.Col}
+	return &sandbox.WinSize{Rows: ws.Rows, Cols: ws.Cols}
 }
 
 // Run runs spec in the container in the foreground: it mounts the

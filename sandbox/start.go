@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"syscall"
 
+	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 )
 
@@ -47,8 +48,7 @@ func (p *Process) Resize(size WinSize) error {
 	if p.console == nil {
 		return nil
 	}
-	ws := &unix.Winsize{Row: size.Rows, Col: size.Cols}
-	if err := unix.IoctlSetWinsize(int(p.console.Fd()), unix.TIOCSWINSZ, ws); err != nil {
+	if err := pty.Setsize(p.console, &pty.Winsize{Rows: size.Rows, Cols: size.Cols}); err != nil {
 		return fmt.Errorf("resize terminal: %w", err)
 	}
 	return nil
