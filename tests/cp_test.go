@@ -64,12 +64,7 @@ func TestCpStopped(t *testing.T) {
 	if names := tarList(t, tarOut.Bytes()); names != "d/ d/a d/sub/ d/sub/b" {
 		t.Errorf("cp c:/d -: %s", names)
 	}
-	var in2 bytes.Buffer
-	tw := tar.NewWriter(&in2)
-	tw.WriteHeader(&tar.Header{Name: "streamed", Mode: 0o600, Size: 3, Typeflag: tar.TypeReg, Uid: 5, Gid: 6})
-	tw.Write([]byte("st\n"))
-	tw.Close()
-	if r := s.runIn(t, &in2, "cp", "-", "cc:/tmp"); r.code != 0 {
+	if r := s.runIn(t, bytes.NewReader(tarOf(t, "streamed", "st\n")), "cp", "-", "cc:/tmp"); r.code != 0 {
 		t.Fatalf("cp - c:/tmp: %s", r.stderr)
 	}
 	if out := s.mustRun(t, "diff", "cc"); !strings.Contains(out, "A /tmp/streamed\n") || !strings.Contains(out, "A /tmp/in\n") {
@@ -107,17 +102,39 @@ func statOwner(t *testing.T, p string) string {
 func tarList(t *testing.T, b []byte) string {
 	t.Helper()
 	var names []string
+	for _, h := range tarHeaders(t, b) {
+		names = append(names, h.Name)
+	}
+	return strings.Join(names, " ")
+}
+
+func tarHeaders(t *testing.T, b []byte) []*tar.Header {
+	t.Helper()
+	var out []*tar.Header
 	tr := tar.NewReader(bytes.NewReader(b))
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
-			return strings.Join(names, " ")
+			return out
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		names = append(names, h.Name)
+		out = append(out, h)
 	}
+}
+
+// tarOf is a tar of one file, 0644, owned by 5:6.
+func tarOf(t *testing.T, name, data string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg, Uid: 5, Gid: 6}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Write([]byte(data))
+	tw.Close()
+	return b.Bytes()
 }
 
 // TestCpRunning: cp into and out of a running container sees its own
