@@ -32,7 +32,7 @@ func TestRunRootless(t *testing.T) {
 		{[]string{"--network", "none", "-h", "rl", "busybox", "sh", "-c", "hostname; ls /sys/class/net"}, "rl\nlo\n", 0},
 		{[]string{"-v", "/etc/hostname:/h:ro", "--tmpfs", "/t", "--read-only", "busybox", "sh", "-c", "cat /h >/dev/null && touch /t/x && echo ok"}, "ok\n", 0},
 		{[]string{"-t", "busybox", "sh", "-c", "tty; stat -c %u /dev/console"}, "/dev/pts/0\r\n0\r\n", 0},
-		{[]string{"--init", "busybox", "sh", "-c", "echo $$; kill -9 $$"}, "2\n", 137},
+		{[]string{"--init", "busybox", "sh", "-c", "kill -9 $$"}, "", 137},
 		{[]string{"busybox", "sh", "-c", "exit 3"}, "", 3},
 		{[]string{"busybox", "nosuch"}, "", 127},
 	} {
