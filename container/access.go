@@ -1,11 +1,9 @@
 package container
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"github.com/lfs-dev/lfs/layerstore"
 )
@@ -21,8 +19,8 @@ func Access(s *layerstore.Store, c Container, fn func(t Tree) error) error {
 			return fn(&Remote{dir: c.Dir})
 		}
 		dir := c.Mountpoint
-		if c.InitPid > 0 && parentOf(c.InitPid) == c.Pid {
-			dir = fmt.Sprintf("/proc/%d/root", c.InitPid)
+		if init := c.Init(); init > 0 {
+			dir = fmt.Sprintf("/proc/%d/root", init)
 		}
 		if dir == "" {
 			return fmt.Errorf("container %s is starting; try again", c.Name)
@@ -59,23 +57,4 @@ func Access(s *layerstore.Store, c Container, fn func(t Tree) error) error {
 	}
 	defer r.Close()
 	return fn(r)
-}
-
-// parentOf is pid's parent, 0 when pid is gone.
-func parentOf(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	f := bytes.Fields(b[i+1:])
-	if len(f) < 2 {
-		return 0
-	}
-	n, _ := strconv.Atoi(string(f[1]))
-	return n
 }

@@ -23,6 +23,9 @@ type RunOptions struct {
 	Signals <-chan os.Signal
 	// MountOptions are added to the mount of the root filesystem.
 	MountOptions []MountOption
+	// Remove removes the container (record and directory) when its
+	// command ends, instead of recording the exit: --rm.
+	Remove bool
 	// Terminal, with spec.Terminal, is the caller's terminal: the
 	// container's pty starts at its size and follows it on each SIGWINCH
 	// that Signals delivers (instead of passing the signal on).
@@ -41,18 +44,57 @@ func TerminalSize(f *os.File) *sandbox.WinSize {
 	return &sandbox.WinSize{Rows: ws.Rows, Cols: ws.Cols}
 }
 
-// Run runs spec in the container in the foreground: it mounts the
-// container's root filesystem (served by this process), writes its /etc
-// files, starts the sandbox, records the container running and then
-// exited with its status, and unmounts. It returns the command's status
-// (its exit code, or 128+N when signal N killed it), or a
-// *sandbox.ExecError when the command could not be executed (the record
-// then holds its code, 126 or 127), or lfs's own failure. Run removes
-// nothing: --rm is the caller's.
+// Run runs spec in the container in the foreground: it records the
+// container running (served by this process; a record Create made
+// running for this process already is taken as it is), mounts its root
+// filesystem (served by this process), writes its /etc files, starts the
+// sandbox, serves the running container's files to lfs cp, and when the
+// command ends unmounts and records its exit, or with Remove removes the
+// container. It returns the command's status (its exit code, or 128+N
+// when signal N killed it), or a *sandbox.ExecError when the command
+// could not be executed (the container is then left created with that
+// code, 126 or 127), or lfs's own failure.
 func Run(s *layerstore.Store, c Container, spec sandbox.Spec, o RunOptions) (int, error) {
-	if c.Status() == StateRunning {
-		return 0, fmt.Errorf("container %s is already running", c.Name)
+	self := os.Getpid()
+	if c.State != StateRunning || c.Pid != self {
+		// Under the store lock, so two lfs start never run one container.
+		var err error
+		c, err = Update(s, c.ID, func(c *Container) error {
+			if c.Live() {
+				return fmt.Errorf("container %s is already running", c.Name)
+			}
+			c.State, c.Started, c.Pid, c.InitPid = StateRunning, time.Now().UTC(), self, 0
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
 	}
+	code, err := run(s, c, spec, o)
+	var ee *sandbox.ExecError
+	switch {
+	case o.Remove:
+		remove(s, c.ID, true)
+	case errors.As(err, &ee):
+		// lfs rm -f may have removed the record meanwhile.
+		Update(s, c.ID, func(c *Container) error {
+			c.State, c.Pid, c.ExitCode = StateCreated, 0, ee.Code
+			return nil
+		})
+	default:
+		Update(s, c.ID, func(c *Container) error {
+			c.State, c.Finished, c.Pid, c.InitPid, c.ExitCode = StateExited, time.Now().UTC(), 0, 0, code
+			if err != nil {
+				c.ExitCode = 125
+			}
+			return nil
+		})
+	}
+	return code, err
+}
+
+// run is Run between its records; it returns once the mount is down.
+func run(s *layerstore.Store, c Container, spec sandbox.Spec, o RunOptions) (int, error) {
 	var err error
 	if spec.Etc, err = sandbox.WriteEtc(c.Dir, spec.Hostname, spec.Network); err != nil {
 		return 0, err
@@ -66,27 +108,16 @@ func Run(s *layerstore.Store, c Container, spec sandbox.Spec, o RunOptions) (int
 	if spec.Terminal && spec.ConsoleSize == nil {
 		spec.ConsoleSize = TerminalSize(o.Terminal)
 	}
-
 	p, err := sandbox.Start(spec, o.Stdio)
 	if err != nil {
-		var ee *sandbox.ExecError
-		if errors.As(err, &ee) {
-			Update(s, c.ID, func(c *Container) error {
-				c.ExitCode = ee.Code
-				return nil
-			})
-		}
 		return 0, err
 	}
 	// lfs cp reaches the running container through us.
 	if ctl, err := serveControl(c.Dir, p.Pid()); err == nil {
 		defer ctl.Close()
 	}
-	Update(s, c.ID, func(c *Container) error {
-		c.State, c.Started, c.Pid, c.InitPid = StateRunning, time.Now().UTC(), os.Getpid(), p.Pid()
-		return nil
-	})
 	done := make(chan struct{})
+	defer close(done)
 	if o.Signals != nil {
 		go func() {
 			for {
@@ -105,15 +136,5 @@ func Run(s *layerstore.Store, c Container, spec sandbox.Spec, o RunOptions) (int
 			}
 		}()
 	}
-	code, err := p.Wait()
-	close(done)
-	// lfs rm -f may have removed the record meanwhile.
-	Update(s, c.ID, func(c *Container) error {
-		c.State, c.Finished, c.Pid, c.InitPid, c.ExitCode = StateExited, time.Now().UTC(), 0, 0, code
-		if err != nil {
-			c.ExitCode = 125
-		}
-		return nil
-	})
-	return code, err
+	return p.Wait()
 }

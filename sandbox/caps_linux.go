@@ -15,9 +15,10 @@ import (
 // uid change may take), then groups, gid and uid change (Go applies
 // these to every thread), then the effective and permitted sets are cut
 // to caps (a non-root uid has none left already) and the inheritable and
-// ambient sets emptied. Capabilities are per thread in the kernel; each
-// call runs on every thread of the process, so an --init that never
-// execs holds no more than its command.
+// ambient sets emptied. Capabilities are per thread in the kernel; the
+// effective, permitted, inheritable and ambient sets change on every
+// thread of the process, so an --init that never execs holds no more
+// than its command.
 func becomeUser(cred Credentials, caps []string) error {
 	if caps == nil {
 		caps = DefaultCapabilities
@@ -31,8 +32,10 @@ func becomeUser(cred Credentials, caps []string) error {
 		if keep&(1<<uint(c)) != 0 {
 			continue
 		}
-		if _, _, e := allThreads(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0); e != 0 && e != unix.EINVAL {
-			return fmt.Errorf("sandbox: drop capability %s: %w", capNames[c], e)
+		// This thread's: the bounding set matters only at exec, and the
+		// command is exec'd (or, with --init, forked) from this thread.
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
+			return fmt.Errorf("sandbox: drop capability %s: %w", capNames[c], err)
 		}
 	}
 	// A user namespace with a single-id mapping denies setgroups

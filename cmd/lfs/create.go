@@ -33,7 +33,7 @@ prints its ID; lfs start runs it.`,
 			if err != nil {
 				return err
 			}
-			rec, _, err := createContainer(s, o)
+			rec, _, err := createContainer(s, o, false)
 			if err != nil {
 				return err
 			}

@@ -57,7 +57,7 @@ func inspectContainer(ct container.Container) containerInspect {
 		out.GraphDriver.Data["MergedDir"] = ct.Mountpoint
 	}
 	if st == container.StateRunning {
-		out.State.Pid = ct.InitPid
+		out.State.Pid = ct.Init()
 	}
 	if len(ct.Command) > 0 {
 		out.Path, out.Args = ct.Command[0], ct.Command[1:]

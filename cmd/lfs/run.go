@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/lfs-dev/lfs/config"
 	"github.com/lfs-dev/lfs/container"
@@ -139,7 +140,10 @@ func runRun(c *cli.Context, o runOptions) error {
 	if err != nil {
 		return err
 	}
-	rec, spec, err := createContainer(s, o)
+	if o.tty && o.stdin && !isTerminal(os.Stdin) {
+		return errors.New("the input device is not a TTY")
+	}
+	rec, spec, err := createContainer(s, o, true)
 	if err != nil {
 		return err
 	}
@@ -147,8 +151,10 @@ func runRun(c *cli.Context, o runOptions) error {
 }
 
 // createContainer composes the container's command and environment as
-// docker does and records the container with its directory.
-func createContainer(s *layerstore.Store, o runOptions) (container.Container, sandbox.Spec, error) {
+// docker does and records the container with its directory; running
+// records it as run by this process already (lfs run), which saves
+// container.Run a transaction.
+func createContainer(s *layerstore.Store, o runOptions, running bool) (container.Container, sandbox.Spec, error) {
 	var rec container.Container
 	var spec sandbox.Spec
 	img, err := s.Resolve(o.image)
@@ -191,8 +197,12 @@ func createContainer(s *layerstore.Store, o runOptions) (container.Container, sa
 	}
 
 	// The record comes first (a taken --name fails here) and goes last.
-	rec, err = container.Create(s, container.Container{ID: id, Name: o.name, Image: img.ID,
-		ImageRef: o.image, Command: spec.Args, EtcBinds: true, Spec: rawSpec, AutoRemove: o.rm})
+	rec = container.Container{ID: id, Name: o.name, Image: img.ID,
+		ImageRef: o.image, Command: spec.Args, EtcBinds: true, Spec: rawSpec, AutoRemove: o.rm}
+	if running {
+		rec.State, rec.Pid, rec.Started = container.StateRunning, os.Getpid(), time.Now().UTC()
+	}
+	rec, err = container.Create(s, rec)
 	return rec, spec, err
 }
 
@@ -219,32 +229,34 @@ func startContainer(c *cli.Context, s *layerstore.Store, rec container.Container
 	if o.stdin {
 		stdio.Stdin = os.Stdin
 	}
-	ro := container.RunOptions{Stdio: stdio, Signals: sigs}
-	if spec.Terminal {
-		switch {
-		case isTerminal(os.Stdout):
-			ro.Terminal = os.Stdout
-		case isTerminal(os.Stdin):
-			ro.Terminal = os.Stdin
-		}
-		if o.stdin {
-			if !isTerminal(os.Stdin) {
-				return errors.New("the input device is not a TTY")
+	ro := container.RunOptions{Stdio: stdio, Signals: sigs, Remove: o.rm}
+	code, err := func() (int, error) {
+		if spec.Terminal {
+			switch {
+			case isTerminal(os.Stdout):
+				ro.Terminal = os.Stdout
+			case isTerminal(os.Stdin):
+				ro.Terminal = os.Stdin
 			}
-			// Every key goes to the container's pty, Ctrl-C too: its
-			// line discipline makes the signal.
-			restore, err := rawTerminal(os.Stdin)
-			if err != nil {
-				return err
+			if o.stdin {
+				if !isTerminal(os.Stdin) {
+					return 0, errors.New("the input device is not a TTY")
+				}
+				// Every key goes to the container's pty, Ctrl-C too:
+				// its line discipline makes the signal.
+				restore, err := rawTerminal(os.Stdin)
+				if err != nil {
+					return 0, err
+				}
+				defer restore()
 			}
-			defer restore()
 		}
-	}
-	code, err := container.Run(s, rec, spec, ro)
+		return container.Run(s, rec, spec, ro)
+	}()
 	var ee *sandbox.ExecError
 	// A command that cannot be executed leaves the container created, as
 	// docker does; lfs's own failure before it ran removes what lfs run made.
-	if o.rm || (err != nil && o.removeOnError && !errors.As(err, &ee)) {
+	if !o.rm && err != nil && o.removeOnError && !errors.As(err, &ee) {
 		container.Remove(s, rec.ID, false)
 	}
 	switch {
