@@ -222,3 +222,33 @@ func TestContainerCreateStart(t *testing.T) {
 	}
 	s.mustRun(t, "rm", "cr")
 }
+
+// TestContainerPsFilters: ps --filter, -n, -l and -s as docker reads them.
+func TestContainerPsFilters(t *testing.T) {
+	s := runStore(t)
+	s.run(t, "run", "--name", "ex3", "busybox", "sh", "-c", "exit 3")
+	s.mustRun(t, "run", "--name", "ok0", "busybox", "sh", "-c", "echo 12345 > /f")
+	s.mustRun(t, "create", "--name", "made", "busybox", "true")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-a", "-f", "status=exited"}, "ok0 ex3"},
+		{[]string{"-a", "-f", "exited=3"}, "ex3"},
+		{[]string{"-a", "-f", "status=created"}, "made"},
+		{[]string{"-a", "-f", "name=ok", "-f", "name=ex"}, "ok0 ex3"},
+		{[]string{"-a", "-f", "ancestor=busybox", "-f", "status=exited", "-f", "exited=0"}, "ok0"},
+		{[]string{"-n", "2"}, "made ok0"},
+		{[]string{"-l"}, "made"},
+		{[]string{"-f", "status=exited"}, ""}, // without -a only running ones
+	} {
+		out := s.mustRun(t, append(append([]string{"ps"}, tc.args...), "--format", "{{.Names}}")...)
+		if got := strings.Join(strings.Fields(out), " "); got != tc.want {
+			t.Errorf("ps %v: %q, want %q", tc.args, got, tc.want)
+		}
+	}
+	if out := s.mustRun(t, "ps", "-a", "-s", "-f", "name=ok0", "--format", "{{.Size}}"); out != "6B\n" {
+		t.Errorf("ps -s: %q (the upper holds /f and the empty /etc bind targets)", out)
+	}
+	checkError(t, runWith(t, opts{}, s.args([]string{"ps", "-f", "color=red"})...), []string{"ps -f color=red"})
+}
