@@ -46,6 +46,13 @@ type mountOptions struct {
 	upper, work string
 	readOnly    bool
 	debug       bool
+	prepare     func(u *unionfs.FS) error
+}
+
+// Prepare runs fn on the union before it is served: changes made there
+// cost no FUSE round trip and are all the kernel ever sees.
+func Prepare(fn func(u *unionfs.FS) error) MountOption {
+	return func(o *mountOptions) { o.prepare = fn }
 }
 
 // Upper is the writable layer of the mount, made if missing; work is the
@@ -124,6 +131,12 @@ func serve(dir string, opts []MountOption, open func(upper string, uopts []union
 	u, release, err := open(o.upper, uopts)
 	if err != nil {
 		return nil, err
+	}
+	if o.prepare != nil {
+		if err := o.prepare(u); err != nil {
+			release()
+			return nil, fmt.Errorf("mount %s: %w", dir, err)
+		}
 	}
 	srv, err := lfsfuse.Mount(dir, u, lfsfuse.Debug(o.debug))
 	if err != nil {

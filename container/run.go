@@ -10,6 +10,8 @@ import (
 	"github.com/creack/pty"
 	"github.com/lfs-dev/lfs/layerstore"
 	"github.com/lfs-dev/lfs/sandbox"
+	"github.com/lfs-dev/lfs/unionfs"
+	"golang.org/x/sys/unix"
 )
 
 // RunOptions configure Run.
@@ -99,7 +101,11 @@ func run(s *layerstore.Store, c Container, spec sandbox.Spec, o RunOptions) (int
 	if spec.Etc, err = sandbox.WriteEtc(c.Dir, spec.Hostname, spec.Network); err != nil {
 		return 0, err
 	}
-	m, err := Mount(s, c, o.MountOptions...)
+	opts := o.MountOptions
+	if len(spec.Etc) > 0 {
+		opts = append(opts, Prepare(etcTargets))
+	}
+	m, err := Mount(s, c, opts...)
 	if err != nil {
 		return 0, err
 	}
@@ -137,4 +143,45 @@ func run(s *layerstore.Store, c Container, spec sandbox.Spec, o RunOptions) (int
 		}()
 	}
 	return p.Wait()
+}
+
+// etcTargets makes /etc/hosts, /etc/hostname and /etc/resolv.conf empty
+// files where the image has none (or a symlink), before the union is
+// served: the sandbox binds the host's files onto them, and would
+// otherwise make them itself, through FUSE. A directory there is left to
+// the sandbox.
+func etcTargets(u *unionfs.FS) error {
+	if n, err := u.Resolve("etc"); err != nil || n.Type != unionfs.TypeDir {
+		if err != nil && !absent(err) {
+			return err
+		}
+		if err == nil {
+			return nil
+		}
+		if err := u.Mkdir("etc", 0o755, unionfs.Owner{}); err != nil {
+			return err
+		}
+	}
+	for _, name := range []string{"hosts", "hostname", "resolv.conf"} {
+		p := "etc/" + name
+		n, err := u.Resolve(p)
+		switch {
+		case err == nil && n.Type == unionfs.TypeReg:
+			continue
+		case err == nil && n.Type == unionfs.TypeDir:
+			continue
+		case err == nil:
+			if err := u.Unlink(p); err != nil {
+				return err
+			}
+		case !absent(err):
+			return err
+		}
+		f, err := u.Create(p, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o644, unionfs.Owner{})
+		if err != nil {
+			return err
+		}
+		f.Close()
+	}
+	return nil
 }
