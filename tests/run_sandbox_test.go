@@ -129,6 +129,10 @@ echo t > /t1/t && cat /t1/t; ls -d /made; cat /etc/rel`
 	if out := s.mustRun(t, "start", "withvol"); out != "w\n" {
 		t.Errorf("start of a created container with -v: %q", out)
 	}
+	want = "bind " + rw + " /rw true [" + rw + ":/rw]\n"
+	if out := s.mustRun(t, "inspect", "-f", "{{range .Mounts}}{{.Type}} {{.Source}} {{.Destination}} {{.RW}}{{end}} {{.HostConfig.Binds}}", "withvol"); out != want {
+		t.Errorf("inspect of the mounts: %q, want %q", out, want)
+	}
 }
 
 // TestRunShellAndEntrypointTable: docker's ENTRYPOINT/CMD table, the

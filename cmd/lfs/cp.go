@@ -122,7 +122,7 @@ func runCp(c *cli.Context, o cpOptions) error {
 		return fmt.Errorf("cp %s: %w", name, unwrapCopy(err))
 	}
 	if !o.quiet && local != "-" {
-		fmt.Fprintf(c.App.ErrWriter, "Successfully copied %s to %s\n", units.HumanSize(float64(n)), o.dst)
+		fmt.Fprintf(c.App.ErrWriter, "Successfully copied %s to %s\n", units.HumanSizeWithPrecision(float64(n), 3), o.dst)
 	}
 	return nil
 }
