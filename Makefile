@@ -15,8 +15,10 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 all: build
 
+# urfave_cli_no_docs: no man-page generator (blackfriday), whose init every
+# lfs process would pay.
 build:
-	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/lfs
+	CGO_ENABLED=0 $(GO) build -tags urfave_cli_no_docs -o $(BIN) ./cmd/lfs
 
 # The unit and end-to-end tests both run, even when the first fails, so
 # that one run shows every failure.
