@@ -143,6 +143,20 @@ func Start(spec Spec, stdio Stdio, opts ...StartOption) (*Process, error) {
 	child := stdio
 	if spec.Terminal {
 		child = Stdio{Stdout: stdio.Stderr, Stderr: stdio.Stderr}
+	} else if f, ok := stdio.Stdin.(*os.File); ok && isTerminal(f) {
+		// The container is in a process group of its own (below): it
+		// reads a terminal through a pipe, as docker's -i without -t
+		// does, never the terminal itself (SIGTTIN in the background).
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, fmt.Errorf("start container: %w", err)
+		}
+		defer r.Close()
+		go func() {
+			io.Copy(w, f)
+			w.Close()
+		}()
+		child.Stdin = r
 	}
 	flags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC)
 	if spec.Network == NetworkNone {
@@ -169,6 +183,11 @@ func Start(spec Spec, stdio Stdio, opts ...StartOption) (*Process, error) {
 			// The container dies with us: a killed lfs leaves no
 			// container running on an unserved mount.
 			Pdeathsig: syscall.SIGKILL,
+			// Out of the caller's process group, so that a key of the
+			// caller's terminal (Ctrl-C) signals lfs alone, which passes
+			// it on once. With a terminal the child makes a session of
+			// its own instead (a group leader could not).
+			Setpgid: !spec.Terminal,
 		},
 	}
 	if err := cmd.Start(); err != nil {
@@ -233,4 +252,9 @@ func Start(spec Spec, stdio Stdio, opts ...StartOption) (*Process, error) {
 		return nil, &ExecError{Code: code, Msg: r.Error}
 	}
 	return nil, errors.New(r.Error)
+}
+
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Rootless lfs runs as an unprivileged user by re-executing itself, the
@@ -101,7 +103,15 @@ func Reexec(args, env []string, warn io.Writer) (int, error) {
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
 			Pdeathsig:  syscall.SIGKILL,
+			// A process group of its own, in the foreground of the
+			// caller's terminal if there is one: a key that signals
+			// (Ctrl-C) reaches it once, not once from the terminal and
+			// once more from us.
+			Setpgid: true,
 		},
+	}
+	if fg, err := unix.IoctlGetInt(int(os.Stdin.Fd()), unix.TIOCGPGRP); err == nil && fg == syscall.Getpgrp() {
+		cmd.SysProcAttr.Foreground, cmd.SysProcAttr.Ctty = true, int(os.Stdin.Fd())
 	}
 	// Caught before the child exists, so none is lost in between.
 	sigs := make(chan os.Signal, 16)

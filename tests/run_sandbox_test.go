@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -286,5 +287,41 @@ func TestRunTTY(t *testing.T) {
 	}
 	if out := s.mustRun(t, "run", "--rm", "-t", "busybox", "tty"); out != "/dev/pts/0\r\n" {
 		t.Errorf("-t: %q", out)
+	}
+}
+
+// TestRunCtrlCOnce: without -t, Ctrl-C at the caller's terminal signals
+// lfs, which passes SIGINT on once: the container is not in the
+// terminal's process group; its stdin (-i) comes through a pipe.
+func TestRunCtrlCOnce(t *testing.T) {
+	s := runStore(t)
+	script := `n=0; trap 'n=$((n+1)); echo "INT $n"' INT; trap 'exit 0' TERM; read line; echo "read $line"; while :; do sleep 0.05; done`
+	cmd := exec.Command(lfsBin, s.args([]string{"run", "--rm", "-i", "busybox", "sh", "-c", script})...)
+	cmd.Env = baseEnv()
+	term, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer term.Close()
+	var out ptyReader
+	go io.Copy(&out, term)
+	defer cmd.Process.Kill()
+	io.WriteString(term, "typed\r")
+	out.waitFor(t, `read typed\r\n`)
+	// Signals that arrive together merge, so count groups instead: the
+	// container's shell is not in lfs's, the terminal's foreground one.
+	sh := procs("sh\x00-c\x00" + script)
+	if len(sh) != 1 {
+		t.Fatalf("container shell: %v", sh)
+	}
+	pid, _ := strconv.Atoi(sh[0])
+	if pgid, err := syscall.Getpgid(pid); err != nil || pgid == cmd.Process.Pid {
+		t.Errorf("the container's process group is lfs's (%d, %v): the terminal signals it directly", pgid, err)
+	}
+	io.WriteString(term, "\x03")
+	out.waitFor(t, `INT 1\r\n`)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("lfs run: %v", err)
 	}
 }
