@@ -43,11 +43,13 @@ func runCommand() *cli.Command {
 		Usage:     "Run a command in a new container",
 		ArgsUsage: "IMAGE [COMMAND [ARG...]]",
 		Description: `Mounts the image (its layers under a fresh writable layer in ROOT/containers/ID),
-starts its ENTRYPOINT/CMD in new mount, pid, uts and ipc namespaces as docker combines
-them, and exits with the command's status: 125 when lfs fails, 126 when the command
-cannot be executed, 127 when it is not found, 128+N when signal N killed it.
+starts its ENTRYPOINT/CMD in new mount, pid, uts, ipc and cgroup namespaces as docker
+combines them, with docker's 14 capabilities, and exits with the command's status: 125
+when lfs fails, 126 when the command cannot be executed, 127 when it is not found,
+128+N when signal N killed it.
 The network is the host's by default (as in HPC runtimes); --network none gives the
-container only lo.`,
+container only lo. As an unprivileged user lfs runs in a user namespace of its own,
+mapping the user's /etc/subuid and /etc/subgid ranges (newuidmap, newgidmap).`,
 		// -h is the host name, as in docker; --help stays.
 		HideHelp: true,
 		// -it, -ti
