@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lfs-dev/lfs/layerstore"
+	"github.com/lfs-dev/lfs/sandbox"
 	digest "github.com/opencontainers/go-digest"
 	bolt "go.etcd.io/bbolt"
 )
@@ -98,7 +99,11 @@ func (c *Container) hidden() []string {
 	if !c.EtcBinds {
 		return nil
 	}
-	return []string{"etc/hosts", "etc/hostname", "etc/resolv.conf"}
+	var out []string
+	for _, name := range sandbox.EtcFiles {
+		out = append(out, "etc/"+name)
+	}
+	return out
 }
 
 // Upper is the container's writable layer.

@@ -162,7 +162,7 @@ func etcTargets(u *unionfs.FS) error {
 			return err
 		}
 	}
-	for _, name := range []string{"hosts", "hostname", "resolv.conf"} {
+	for _, name := range sandbox.EtcFiles {
 		p := "etc/" + name
 		n, err := u.Resolve(p)
 		switch {

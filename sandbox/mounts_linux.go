@@ -329,9 +329,6 @@ func tmpfsOptions(m Mount) (uintptr, string, error) {
 	return flags, strings.Join(data, ","), nil
 }
 
-// etcFiles are the files lfs provides in /etc.
-var etcFiles = []string{"hostname", "hosts", "resolv.conf"}
-
 // mountEtc binds the caller's hosts, hostname and resolv.conf onto /etc,
 // unless a mount of the user's is there (docker lets -v replace them). A
 // symlink or other non-file there is replaced by an empty file first, so
@@ -344,7 +341,7 @@ func mountEtc(h *hostFiles, user []Mount) error {
 		return fmt.Errorf("sandbox: %w", err)
 	}
 next:
-	for _, name := range etcFiles {
+	for _, name := range EtcFiles {
 		fd, ok := h.etc[name]
 		if !ok {
 			continue
