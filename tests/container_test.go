@@ -1,8 +1,6 @@
 package tests
 
 import (
-	"archive/tar"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,23 +104,15 @@ func TestContainerLifecycle(t *testing.T) {
 
 func tarNames(t *testing.T, p string) []string {
 	t.Helper()
-	f, err := os.Open(p)
+	b, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	var names []string
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return names
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, h := range tarHeaders(t, b) {
 		names = append(names, strings.TrimSuffix(h.Name, "/"))
 	}
+	return names
 }
 
 // TestContainerRmRunning: rm refuses a running container; rm -f kills it,
