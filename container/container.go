@@ -120,13 +120,23 @@ func (c *Container) Live() bool {
 	if c.Pid <= 0 {
 		return false
 	}
-	err := syscall.Kill(c.Pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	if err := syscall.Kill(c.Pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	// A dead process its parent has not reaped (a killed lfs whose own
+	// parent is gone, left to an init that may never reap) still answers
+	// kill(0).
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.Pid))
+	if i := bytes.LastIndexByte(b, ')'); err == nil && i >= 0 && i+2 < len(b) && b[i+2] == 'Z' {
+		return false
+	}
+	return true
 }
 
 // Init is the container's init process, as the host numbers it, while
-// it runs: the child of its lfs process that is in a pid namespace of its
-// own (the sandbox's); 0 when there is none.
+// it runs: the child of its lfs process that is PID 1 of a pid namespace
+// of its own (the sandbox's; /proc/PID/status, which anyone may read,
+// says so); 0 when there is none.
 func (c *Container) Init() int {
 	if !c.Live() {
 		return 0
@@ -134,14 +144,21 @@ func (c *Container) Init() int {
 	if c.InitPid > 0 {
 		return c.InitPid
 	}
-	own, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", c.Pid))
 	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", c.Pid))
 	for _, t := range tasks {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", c.Pid, t.Name()))
 		for _, f := range strings.Fields(string(b)) {
-			if ns, err := os.Readlink("/proc/" + f + "/ns/pid"); err == nil && ns != own {
-				pid, _ := strconv.Atoi(f)
-				return pid
+			st, err := os.ReadFile("/proc/" + f + "/status")
+			if err != nil {
+				continue
+			}
+			for _, line := range strings.Split(string(st), "\n") {
+				if ids, ok := strings.CutPrefix(line, "NSpid:"); ok {
+					if ns := strings.Fields(ids); len(ns) > 1 && ns[len(ns)-1] == "1" {
+						pid, _ := strconv.Atoi(f)
+						return pid
+					}
+				}
 			}
 		}
 	}
@@ -383,9 +400,15 @@ func stop(c Container) {
 		time.Sleep(20 * time.Millisecond)
 		init = c.Init()
 	}
-	if init > 0 {
-		syscall.Kill(init, syscall.SIGKILL)
-	} else {
+	switch {
+	case init > 0 && syscall.Kill(init, syscall.SIGKILL) == nil:
+	case init > 0:
+		// A rootless container's init running as another of the user's
+		// subordinate ids is not ours to signal from another user
+		// namespace; its lfs process is, and the container and its
+		// mount (in that process's namespace) go with it.
+		syscall.Kill(c.Pid, syscall.SIGKILL)
+	default:
 		syscall.Kill(c.Pid, syscall.SIGTERM)
 	}
 	for i := 0; i < 500 && c.Live(); i++ {
@@ -393,6 +416,9 @@ func stop(c Container) {
 	}
 	if c.Live() {
 		syscall.Kill(c.Pid, syscall.SIGKILL)
+	}
+	for i := 0; i < 100 && c.Live(); i++ {
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

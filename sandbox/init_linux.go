@@ -20,8 +20,11 @@ func init() {
 	if len(os.Args) > 0 && os.Args[0] == InitArg {
 		childMain()
 	}
-	if os.Getenv(userNSEnv) == "wait" {
+	switch os.Getenv(userNSEnv) {
+	case "wait":
 		userNSChild()
+	case string(MapSubIDs), string(MapSingle):
+		userNSMapped()
 	}
 }
 
@@ -205,6 +208,9 @@ func setup(spec *Spec) (string, *console, error) {
 	if err := becomeUser(cred, spec.Capabilities); err != nil {
 		return "", nil, err
 	}
+	if err := keepParent(); err != nil {
+		return "", nil, err
+	}
 	// The command is looked up as the user, in the container's PATH,
 	// as runc does; the message is docker's.
 	os.Setenv("PATH", envValue(spec.Env, "PATH"))
@@ -220,6 +226,21 @@ func setup(spec *Spec) (string, *console, error) {
 		return path, cons, nil
 	}
 	return name, cons, nil
+}
+
+// keepParent arms the parent-death signal again: the kernel clears it
+// when the effective uid or gid changes (-u), and the container must
+// still die with lfs. The parent may have died just before; then the
+// report pipe has no reader left.
+func keepParent() error {
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("sandbox: parent-death signal: %w", err)
+	}
+	fds := []unix.PollFd{{Fd: reportFd, Events: unix.POLLOUT}}
+	if n, _ := unix.Poll(fds, 0); n > 0 && fds[0].Revents&unix.POLLERR != 0 {
+		os.Exit(1)
+	}
+	return nil
 }
 
 // finish is the last step before exec: no descriptor but 0-2 (and the

@@ -35,6 +35,20 @@ import (
 // written, then the mapping it got ("subid" or "single").
 const userNSEnv = "_LFS_USERNS"
 
+// userNSParentEnv is the pid of the lfs that ran Reexec, for the
+// second exec to check it is still there.
+const userNSParentEnv = "_LFS_USERNS_PARENT"
+
+// userNSMapped runs first in the second exec: gaining the namespace's
+// capabilities at exec cleared the parent-death signal, so it is armed
+// again, and if the parent died meanwhile this process goes too.
+func userNSMapped() {
+	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	if strconv.Itoa(os.Getppid()) != os.Getenv(userNSParentEnv) {
+		os.Exit(1)
+	}
+}
+
 // syncFd is the pipe the parent writes the mapping to (Reexec's
 // ExtraFiles).
 const syncFd = 3
@@ -73,6 +87,7 @@ func userNSChild() {
 		os.Exit(125)
 	}
 	os.Setenv(userNSEnv, string(m))
+	os.Setenv(userNSParentEnv, strconv.Itoa(os.Getppid()))
 	err := syscall.Exec("/proc/self/exe", os.Args, os.Environ())
 	fmt.Fprintf(os.Stderr, "Error: rootless: re-exec: %v\n", err)
 	os.Exit(125)

@@ -94,9 +94,34 @@ func TestRunRootless(t *testing.T) {
 	if err := cmd.Wait(); err != nil || stdout.String() != "go\n" {
 		t.Errorf("running rootless container after cp: %v, %q", err, stdout.String())
 	}
-	u.mustRun(t, s, "rm", "rl", "live")
+	// A killed rootless lfs takes its container along, and its mount
+	// (which lived in its namespace only).
+	killed := exec.Command(lfsBin, s.args([]string{"run", "--rm", "--name", "killed", "-u", "nobody", "busybox", "sleep", "4246"})...)
+	killed.Dir, killed.Env, killed.SysProcAttr = cmd.Dir, cmd.Env, cmd.SysProcAttr
+	if err := killed.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return len(procs("sleep\x004246")) > 0 })
+	killed.Process.Kill()
+	killed.Wait()
+	waitFor(t, func() bool { return len(procs("sleep\x004246")) == 0 })
+	// rm -f of a running container whose command is another uid.
+	spin := exec.Command(lfsBin, s.args([]string{"run", "--name", "spin", "-u", "nobody", "busybox", "sleep", "4244"})...)
+	spin.Dir, spin.Env, spin.SysProcAttr = cmd.Dir, cmd.Env, cmd.SysProcAttr
+	if err := spin.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer spin.Process.Kill()
+	waitFor(t, func() bool { return len(procs("sleep\x004244")) > 0 })
+	u.mustRun(t, s, "rm", "-f", "spin")
+	spin.Wait()
+	if p := procs("sleep\x004244"); len(p) > 0 {
+		t.Errorf("rm -f left the container running: %v", p)
+	}
+	// The killed lfs could not remove its --rm container: rm can.
+	u.mustRun(t, s, "rm", "rl", "live", "killed")
 	if ents, _ := os.ReadDir(filepath.Join(s.root, "containers")); len(ents) != 0 {
-		t.Errorf("rm left %v", ents)
+		t.Errorf("rm left %v; ps -a:\n%s", ents, u.mustRun(t, s, "ps", "-a", "--no-trunc"))
 	}
 	for _, mp := range mountsUnder(s.root) {
 		t.Errorf("rootless mount visible on the host: %s", mp)

@@ -132,15 +132,22 @@ func TestRunSignals(t *testing.T) {
 			}
 		})
 	}
+	// As another uid too: the kernel clears the parent-death signal
+	// when the uid changes, and the sandbox arms it again.
 	t.Run("kill", func(t *testing.T) {
 		cmd := exec.Command(lfsBin, s.args([]string{"run", "--rm", "busybox", "sleep", "4243"})...)
-		cmd.Env = baseEnv()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+		other := exec.Command(lfsBin, s.args([]string{"run", "--rm", "-u", "nobody", "busybox", "sleep", "4243"})...)
+		for _, c := range []*exec.Cmd{cmd, other} {
+			c.Env = baseEnv()
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
 		}
-		waitFor(t, func() bool { return len(procs("sleep\x004243")) > 0 })
-		cmd.Process.Kill()
-		cmd.Wait()
+		waitFor(t, func() bool { return len(procs("sleep\x004243")) == 2 })
+		for _, c := range []*exec.Cmd{cmd, other} {
+			c.Process.Kill()
+			c.Wait()
+		}
 		waitFor(t, func() bool { return len(procs("sleep\x004243")) == 0 })
 		// A killed lfs cannot unmount; lfs umount can.
 		for _, mp := range mountsUnder(s.root) {
