@@ -173,3 +173,46 @@ func tarOf(t *testing.T, ents []tarEntry) []byte {
 	tw.Close()
 	return buf.Bytes()
 }
+
+// TestRemote: the control socket carries isdir, archive and extract,
+// and their errors, as Root answers them (here the server's root is this
+// process's own, "/").
+func TestRemote(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := serveControl(dir, os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	r := &Remote{dir: dir}
+	data := ctrTree(t)
+	if isDir, err := r.IsDir(data+"/d", false); err != nil || !isDir {
+		t.Errorf("IsDir: %v, %v", isDir, err)
+	}
+	if _, err := r.IsDir(data+"/nosuch", false); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("IsDir of a missing path: %v, want ErrNotExist", err)
+	}
+	var buf bytes.Buffer
+	if err := r.Archive(&buf, data+"/d", "d", false); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if err := r.Extract(&buf, out, ExtractOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tree(t, out); got != "d d\nd/a f:a\nd/pw l:/etc/passwd\nd/sub d\nd/sub/b f:b" {
+		t.Errorf("archive and extract through the socket:\n%s", got)
+	}
+	if err := r.Extract(bytes.NewReader(tarOf(t, []tarEntry{{name: "../x", data: "x"}})), out, ExtractOptions{}); err == nil ||
+		!strings.Contains(err.Error(), "leads outside") {
+		t.Errorf("a bad archive's error through the socket: %v", err)
+	}
+	host, _ := OpenRoot("/")
+	defer host.Close()
+	if _, err := CopyPath(r, data+"/file", host, out+"/copied", CopyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(out + "/copied"); string(b) != "file" {
+		t.Errorf("CopyPath from a Remote: %q", b)
+	}
+}
