@@ -8,7 +8,8 @@ export GOFLAGS
 
 # What the tests, the demo and the benchmarks run besides lfs.
 DEPS := fuse3 fuse-overlayfs busybox-static skopeo umoci podman uidmap \
-	hyperfine gcc libc6-dev tar gzip zstd docker-registry slirp4netns
+	hyperfine gcc libc6-dev tar gzip zstd docker-registry slirp4netns \
+	crun runc bubblewrap
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: all build test unit e2e lint vet fmt-check demo bench deps clean
