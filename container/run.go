@@ -28,6 +28,11 @@ type RunOptions struct {
 	// Remove removes the container (record and directory) when its
 	// command ends, instead of recording the exit: --rm.
 	Remove bool
+	// Sandbox, when not nil, is a sandbox child preforked for this
+	// container (sandbox.Prefork, with Stdio): Run sends it the spec
+	// instead of starting one, so that the child's own start overlapped
+	// with the caller's work. Run aborts it when it fails first.
+	Sandbox *sandbox.Pending
 	// Terminal, with spec.Terminal, is the caller's terminal: the
 	// container's pty starts at its size and follows it on each SIGWINCH
 	// that Signals delivers (instead of passing the signal on).
@@ -69,6 +74,9 @@ func Run(s *layerstore.Store, c Container, spec sandbox.Spec, o RunOptions) (int
 			return nil
 		})
 		if err != nil {
+			if o.Sandbox != nil {
+				o.Sandbox.Abort()
+			}
 			return 0, err
 		}
 	}
@@ -97,6 +105,14 @@ func Run(s *layerstore.Store, c Container, spec sandbox.Spec, o RunOptions) (int
 
 // run is Run between its records; it returns once the mount is down.
 func run(s *layerstore.Store, c Container, spec sandbox.Spec, o RunOptions) (int, error) {
+	started := false
+	if o.Sandbox != nil {
+		defer func() {
+			if !started {
+				o.Sandbox.Abort()
+			}
+		}()
+	}
 	var err error
 	if spec.Etc, err = sandbox.WriteEtc(c.Dir, spec.Hostname, spec.Network); err != nil {
 		return 0, err
@@ -114,7 +130,13 @@ func run(s *layerstore.Store, c Container, spec sandbox.Spec, o RunOptions) (int
 	if spec.Terminal && spec.ConsoleSize == nil {
 		spec.ConsoleSize = TerminalSize(o.Terminal)
 	}
-	p, err := sandbox.Start(spec, o.Stdio)
+	var p *sandbox.Process
+	if o.Sandbox != nil {
+		started = true
+		p, err = o.Sandbox.Start(spec)
+	} else {
+		p, err = sandbox.Start(spec, o.Stdio)
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -64,17 +64,20 @@ func (c *console) own(uid int) error {
 	return nil
 }
 
-// send hands the master to the parent over sock (SCM_RIGHTS) and closes
-// our copy: the container keeps only the slave.
+// send hands the master to the parent over sock and closes our copy: the
+// container keeps only the slave.
 func (c *console) send(sock *os.File) error {
-	defer sock.Close()
-	rights := unix.UnixRights(int(c.master.Fd()))
-	err := unix.Sendmsg(int(sock.Fd()), []byte{0}, rights, nil, 0)
+	err := sendFd(sock, int(c.master.Fd()))
 	c.master.Close()
 	if err != nil {
 		return fmt.Errorf("sandbox: send pty: %w", err)
 	}
 	return nil
+}
+
+// sendFd passes fd over the unix socket sock (SCM_RIGHTS).
+func sendFd(sock *os.File, fd int) error {
+	return unix.Sendmsg(int(sock.Fd()), []byte{0}, unix.UnixRights(fd), nil, 0)
 }
 
 // session makes the pty this process's controlling terminal, in a
@@ -104,25 +107,25 @@ func (c *console) attach() error {
 	return nil
 }
 
-// recvConsole receives the master the child sends; ok is false when the
-// child closed its end without sending (it failed first).
-func recvConsole(sock *os.File) (*os.File, bool, error) {
+// recvFd receives a descriptor sendFd passed; ok is false when the other
+// side closed its end without sending (it failed first).
+func recvFd(sock *os.File) (*os.File, bool, error) {
 	buf := make([]byte, 1)
 	oob := make([]byte, unix.CmsgSpace(4))
 	n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
-		return nil, false, fmt.Errorf("start container: receive pty: %w", err)
+		return nil, false, fmt.Errorf("receive descriptor: %w", err)
 	}
 	if n == 0 && oobn == 0 {
 		return nil, false, nil
 	}
 	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 	if err != nil || len(msgs) != 1 {
-		return nil, false, fmt.Errorf("start container: receive pty: bad message")
+		return nil, false, fmt.Errorf("receive descriptor: bad message")
 	}
 	fds, err := unix.ParseUnixRights(&msgs[0])
 	if err != nil || len(fds) != 1 {
-		return nil, false, fmt.Errorf("start container: receive pty: bad message")
+		return nil, false, fmt.Errorf("receive descriptor: bad message")
 	}
-	return os.NewFile(uintptr(fds[0]), "pty"), true, nil
+	return os.NewFile(uintptr(fds[0]), "passed"), true, nil
 }

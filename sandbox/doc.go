@@ -12,7 +12,10 @@
 // options ([Compose]; [ParseVolume], [ParseMount] and [ParseTmpfs] read
 // docker's mount flags), writes the /etc files ([WriteEtc]) and calls
 // [Start]. Start re-executes the running binary (/proc/self/exe) with a
-// reserved argv[0], [InitArg]; this package's init function catches it, so
+// reserved argv[0], [InitArg] ([Prefork] does that early, so that the
+// child starts up while the caller records and mounts the container, and
+// [Pending.Start] sends the Spec later); this package's init function
+// catches it, so
 // every binary that links sandbox, test binaries included, can be the
 // child, and nothing of the caller's main runs in it. The child reads the
 // Spec as JSON from a pipe, builds the container, drops to the user and
@@ -28,7 +31,9 @@
 //     ([BeforeSetup]): join it to a cgroup, configure its network
 //     namespace from outside.
 //  2. A cgroup namespace (rooted at the cgroup the child is in now), mounts
-//     made private, the rootfs bound onto itself.
+//     made private, the root filesystem attached at its path: the parent
+//     passes a detached clone of it (open_tree) over a socket, since the
+//     child's mount namespace may predate the mount.
 //  3. From the host, before the pivot: device nodes, /etc files and bind
 //     sources cloned with open_tree (read-only binds made so, recursively,
 //     on the detached tree), a procfs and a sysfs made with fsopen (a user

@@ -30,9 +30,12 @@ func init() {
 
 // Descriptors the parent passes (Start's ExtraFiles).
 const (
-	specFd    = 3
-	reportFd  = 4
-	consoleFd = 5 // with Spec.Terminal: a socket for the pty's master
+	specFd   = 3
+	reportFd = 4
+	// ctlFd is a unix socket: the parent passes the root filesystem (a
+	// detached clone of its mount), and with Spec.Terminal the child
+	// passes back the pty's master.
+	ctlFd = 5
 )
 
 // childMain reads the Spec, sets the container up and execs its command;
@@ -61,17 +64,23 @@ func childMain() {
 		fail(fmt.Errorf("sandbox: read spec: %w", err))
 	}
 	f.Close()
+	ctl := os.NewFile(ctlFd, "ctl")
+	defer ctl.Close()
+	rootfs, ok, err := recvFd(ctl)
+	if err != nil || !ok {
+		fail(fmt.Errorf("sandbox: receive the root filesystem: %v", err))
+	}
 	// Every step below that the kernel keeps per thread (the cgroup
 	// namespace, the terminal's session) must be this thread's, the one
 	// that execs; the main goroutine is on the main thread while init
 	// functions run, and stays there.
 	runtime.LockOSThread()
-	path, cons, err := setup(&spec)
+	path, cons, err := setup(&spec, rootfs)
 	if err != nil {
 		fail(err)
 	}
 	if cons != nil {
-		if err := cons.send(os.NewFile(consoleFd, "console")); err != nil {
+		if err := cons.send(ctl); err != nil {
 			fail(err)
 		}
 	}
@@ -121,7 +130,7 @@ func newExecFailure(name string, err error) *execFailure {
 // namespace before it sends the Spec (StartOption BeforeSetup), so the
 // cgroup namespace is made here, after that; a seccomp filter goes last,
 // in finish, after the capabilities are dropped and just before exec.
-func setup(spec *Spec) (string, *console, error) {
+func setup(spec *Spec, rootfs *os.File) (string, *console, error) {
 	// The namespace's root is the cgroup we are in now, which the
 	// parent chose; it is this thread's (the one that execs).
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
@@ -134,10 +143,15 @@ func setup(spec *Spec) (string, *console, error) {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return "", nil, fmt.Errorf("sandbox: make mounts private: %w", err)
 	}
-	// pivot_root wants the new root to be a mount point; a bind of the
-	// rootfs onto itself makes any directory one (a FUSE mount already is).
-	if err := unix.Mount(spec.Rootfs, spec.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return "", nil, fmt.Errorf("sandbox: bind rootfs %s: %w", spec.Rootfs, err)
+	// The root filesystem is the parent's clone of its mount, attached
+	// at its path here: this child may have been started before the
+	// parent mounted it (Prefork), and our mount namespace, a copy made
+	// then, would not hold that mount. A mount point is what pivot_root
+	// wants too.
+	err := unix.MoveMount(int(rootfs.Fd()), "", unix.AT_FDCWD, spec.Rootfs, unix.MOVE_MOUNT_F_EMPTY_PATH)
+	rootfs.Close()
+	if err != nil {
+		return "", nil, fmt.Errorf("sandbox: attach rootfs %s: %w", spec.Rootfs, err)
 	}
 	// Host files are cloned now, while the host's tree is reachable, and
 	// attached after the pivot, so that no path of the image (a symlink

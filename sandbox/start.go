@@ -101,47 +101,70 @@ func status(ps *os.ProcessState) int {
 // Start starts the container spec describes and returns once its command
 // has been executed, or with the reason it was not: an *ExecError when
 // the exec itself failed, another error when lfs could not set the
-// container up.
+// container up. It is Prefork and Pending.Start in one.
 //
 // With Spec.Terminal the container's stdin, stdout and stderr are its pty:
 // Start copies stdio.Stdin to it and its output to stdio.Stdout (docker's
 // -t merges stderr into stdout too), and Wait returns once the output is
 // all copied.
 func Start(spec Spec, stdio Stdio, opts ...StartOption) (*Process, error) {
-	var o startOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
-	specR, specW, err := os.Pipe()
+	c, err := Prefork(spec.Network, spec.Terminal, stdio, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("start container: %w", err)
+		return nil, err
 	}
-	defer specR.Close()
-	defer specW.Close()
-	repR, repW, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("start container: %w", err)
-	}
-	defer repR.Close()
-	defer repW.Close()
+	return c.Start(spec)
+}
 
-	extra := []*os.File{specR, repW} // fd 3 and 4 in the child
-	var consR, consW *os.File
-	if spec.Terminal {
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return nil, fmt.Errorf("start container: %w", err)
-		}
-		consR, consW = os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console")
-		defer consR.Close()
-		defer consW.Close()
-		extra = append(extra, consW) // fd 5
+// Pending is a sandbox child started before its Spec is known, waiting
+// for it. Its start (an exec of this binary and the Go runtime's start)
+// overlaps with what the caller does meanwhile: record the container,
+// mount its root filesystem. Start or Abort it.
+type Pending struct {
+	cmd         *exec.Cmd
+	network     Network
+	terminal    bool
+	stdio       Stdio
+	o           startOptions
+	specW, repR *os.File
+	ctl         *os.File
+}
+
+// Prefork starts a sandbox child for a container of that network and
+// terminal (what its namespaces and streams are made of), with stdio as
+// in Start; Pending.Start then sends it the rest of the Spec.
+func Prefork(network Network, terminal bool, stdio Stdio, opts ...StartOption) (*Pending, error) {
+	c := &Pending{network: network, terminal: terminal, stdio: stdio}
+	for _, opt := range opts {
+		opt(&c.o)
 	}
+	var specR, repW, ctlChild *os.File
+	fail := func(err error) (*Pending, error) {
+		for _, f := range []*os.File{specR, c.specW, c.repR, repW, c.ctl, ctlChild} {
+			if f != nil {
+				f.Close()
+			}
+		}
+		return nil, fmt.Errorf("start container: %w", err)
+	}
+	var err error
+	if specR, c.specW, err = os.Pipe(); err != nil {
+		return fail(err)
+	}
+	if c.repR, repW, err = os.Pipe(); err != nil {
+		return fail(err)
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fail(err)
+	}
+	c.ctl, ctlChild = os.NewFile(uintptr(fds[0]), "ctl"), os.NewFile(uintptr(fds[1]), "ctl")
+	extra := []*os.File{specR, repW, ctlChild} // fd 3, 4 and 5 in the child
 	// With a terminal the command's streams are the pty's; the child's
 	// own (a panic's trace before the exec) go to stderr, and stdout is
 	// written by the pty's copy alone.
 	child := stdio
-	if spec.Terminal {
+	var stdinR *os.File
+	if terminal {
 		child = Stdio{Stdout: stdio.Stderr, Stderr: stdio.Stderr}
 	} else if f, ok := stdio.Stdin.(*os.File); ok && isTerminal(f) {
 		// The container is in a process group of its own (below): it
@@ -149,20 +172,19 @@ func Start(spec Spec, stdio Stdio, opts ...StartOption) (*Process, error) {
 		// does, never the terminal itself (SIGTTIN in the background).
 		r, w, err := os.Pipe()
 		if err != nil {
-			return nil, fmt.Errorf("start container: %w", err)
+			return fail(err)
 		}
-		defer r.Close()
 		go func() {
 			io.Copy(w, f)
 			w.Close()
 		}()
-		child.Stdin = r
+		child.Stdin, stdinR = r, r
 	}
 	flags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC)
-	if spec.Network == NetworkNone {
+	if network == NetworkNone {
 		flags |= syscall.CLONE_NEWNET
 	}
-	cmd := &exec.Cmd{
+	c.cmd = &exec.Cmd{
 		// The running binary, never a path on the mount this process
 		// may serve: exec of a file there would wait on our own FUSE
 		// server while we are in fork (go-fuse's deadlock notes).
@@ -187,38 +209,77 @@ func Start(spec Spec, stdio Stdio, opts ...StartOption) (*Process, error) {
 			// caller's terminal (Ctrl-C) signals lfs alone, which passes
 			// it on once. With a terminal the child makes a session of
 			// its own instead (a group leader could not).
-			Setpgid: !spec.Terminal,
+			Setpgid: !terminal,
 		},
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start container: %w", err)
+	if err := c.cmd.Start(); err != nil {
+		return fail(err)
 	}
 	// Our copies of the child's ends go, so that EOF on repR means the
 	// child exec'd (fd 4 is close-on-exec there) or died.
-	specR.Close()
-	repW.Close()
-	if consW != nil {
-		consW.Close()
+	for _, f := range []*os.File{specR, repW, ctlChild, stdinR} {
+		if f != nil {
+			f.Close()
+		}
 	}
+	return c, nil
+}
+
+// Abort ends a child that will not be sent its Spec.
+func (c *Pending) Abort() {
+	c.cmd.Process.Kill()
+	c.cmd.Wait()
+	c.release()
+}
+
+func (c *Pending) release() {
+	for _, f := range []*os.File{c.specW, c.repR, c.ctl} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// Start sends the child spec (whose Network and Terminal must be those
+// Prefork was given) and returns as Start does.
+func (c *Pending) Start(spec Spec) (*Process, error) {
+	defer c.release()
+	if spec.Network != c.network && !(spec.Network == "" && c.network == NetworkHost) || spec.Terminal != c.terminal {
+		c.Abort()
+		return nil, errors.New("start container: the spec's network or terminal is not the preforked child's")
+	}
+	cmd, stdio := c.cmd, c.stdio
 	p := &Process{cmd: cmd}
 	fail := func(err error) (*Process, error) {
 		cmd.Process.Kill()
 		cmd.Wait()
 		return nil, err
 	}
-	if o.beforeSetup != nil {
-		if err := o.beforeSetup(cmd.Process.Pid); err != nil {
+	if c.o.beforeSetup != nil {
+		if err := c.o.beforeSetup(cmd.Process.Pid); err != nil {
 			return fail(fmt.Errorf("start container: %w", err))
 		}
 	}
-	if err := json.NewEncoder(specW).Encode(spec); err != nil {
+	if err := json.NewEncoder(c.specW).Encode(spec); err != nil {
 		return fail(fmt.Errorf("start container: send spec: %w", err))
 	}
-	specW.Close()
-	if consR != nil {
-		master, ok, err := recvConsole(consR)
+	c.specW.Close()
+	// The root filesystem goes as a detached clone of its mount (or a
+	// bind of a plain directory): the child's mount namespace may predate
+	// it. Cloning does not enter the mount, so no FUSE request is made.
+	rootfs, err := unix.OpenTree(unix.AT_FDCWD, spec.Rootfs, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err != nil {
+		return fail(fmt.Errorf("start container: clone rootfs %s: %w", spec.Rootfs, err))
+	}
+	err = sendFd(c.ctl, rootfs)
+	unix.Close(rootfs)
+	if err != nil {
+		return fail(fmt.Errorf("start container: pass rootfs: %w", err))
+	}
+	if c.terminal {
+		master, ok, err := recvFd(c.ctl)
 		if err != nil {
-			return fail(err)
+			return fail(fmt.Errorf("start container: pty: %w", err))
 		}
 		if ok {
 			p.console = master
@@ -234,7 +295,7 @@ func Start(spec Spec, stdio Stdio, opts ...StartOption) (*Process, error) {
 		}
 	}
 	var r report
-	switch err := json.NewDecoder(repR).Decode(&r); {
+	switch err := json.NewDecoder(c.repR).Decode(&r); {
 	case errors.Is(err, io.EOF):
 		return p, nil
 	case err != nil:

@@ -138,18 +138,49 @@ func parseRunOptions(c *cli.Context) (runOptions, error) {
 }
 
 func runRun(c *cli.Context, o runOptions) error {
-	s, err := store(c)
-	if err != nil {
-		return err
-	}
 	if o.tty && o.stdin && !isTerminal(os.Stdin) {
 		return errors.New("the input device is not a TTY")
 	}
-	rec, spec, err := createContainer(s, o, true)
+	// Signals are caught before the container starts, so none sent in
+	// between kills lfs (and, through Pdeathsig, the container) without
+	// the mount coming down.
+	sigs := notifySignals()
+	defer signal.Stop(sigs)
+	// The sandbox child starts now, and starts up while the container
+	// is recorded and mounted; it gets its spec once they are done.
+	stdio := containerStdio(o.stdin)
+	child, err := sandbox.Prefork(o.network, o.tty, stdio)
 	if err != nil {
 		return err
 	}
-	return startContainer(c, s, rec, spec, startOptions{stdin: o.stdin, rm: o.rm, removeOnError: true})
+	s, err := store(c)
+	if err != nil {
+		child.Abort()
+		return err
+	}
+	rec, spec, err := createContainer(s, o, true)
+	if err != nil {
+		child.Abort()
+		return err
+	}
+	return startContainer(c, s, rec, spec, startOptions{stdin: o.stdin, rm: o.rm, removeOnError: true,
+		sigs: sigs, child: child})
+}
+
+func notifySignals() chan os.Signal {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
+	return sigs
+}
+
+// containerStdio are the container's streams: lfs's own, stdin with -i.
+func containerStdio(stdin bool) sandbox.Stdio {
+	stdio := sandbox.Stdio{Stdout: os.Stdout, Stderr: os.Stderr}
+	if stdin {
+		stdio.Stdin = os.Stdin
+	}
+	return stdio
 }
 
 // createContainer composes the container's command and environment as
@@ -214,24 +245,22 @@ type startOptions struct {
 	// removeOnError removes the container when lfs fails before the
 	// command runs (lfs run's; lfs start keeps what it did not make).
 	removeOnError bool
+	// sigs, when set, are already caught; child is a sandbox child
+	// preforked with containerStdio(stdin).
+	sigs  chan os.Signal
+	child *sandbox.Pending
 }
 
 // startContainer runs spec in the container in the foreground, forwarding
 // signals, and removes it afterwards with --rm or, for lfs run, when lfs
 // failed before the command ran.
 func startContainer(c *cli.Context, s *layerstore.Store, rec container.Container, spec sandbox.Spec, o startOptions) error {
-	// Signals are caught before the container starts, so none sent in
-	// between kills lfs (and, through Pdeathsig, the container) without
-	// the mount coming down.
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
-		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
-	defer signal.Stop(sigs)
-	stdio := sandbox.Stdio{Stdout: os.Stdout, Stderr: os.Stderr}
-	if o.stdin {
-		stdio.Stdin = os.Stdin
+	sigs := o.sigs
+	if sigs == nil {
+		sigs = notifySignals()
+		defer signal.Stop(sigs)
 	}
-	ro := container.RunOptions{Stdio: stdio, Signals: sigs, Remove: o.rm}
+	ro := container.RunOptions{Stdio: containerStdio(o.stdin), Signals: sigs, Remove: o.rm, Sandbox: o.child}
 	code, err := func() (int, error) {
 		if spec.Terminal {
 			switch {
@@ -242,12 +271,18 @@ func startContainer(c *cli.Context, s *layerstore.Store, rec container.Container
 			}
 			if o.stdin {
 				if !isTerminal(os.Stdin) {
+					if o.child != nil {
+						o.child.Abort()
+					}
 					return 0, errors.New("the input device is not a TTY")
 				}
 				// Every key goes to the container's pty, Ctrl-C too:
 				// its line discipline makes the signal.
 				restore, err := rawTerminal(os.Stdin)
 				if err != nil {
+					if o.child != nil {
+						o.child.Abort()
+					}
 					return 0, err
 				}
 				defer restore()
