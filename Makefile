@@ -9,9 +9,11 @@ export GOFLAGS
 # What the tests, the demo and the benchmarks run besides lfs.
 # One package per line, sorted (.ci/run installs this same list).
 DEPS := \
+	bubblewrap \
 	buildah \
 	busybox-static \
 	bzip2 \
+	crun \
 	docker-registry \
 	fuse-overlayfs \
 	fuse3 \
@@ -20,6 +22,7 @@ DEPS := \
 	hyperfine \
 	libc6-dev \
 	podman \
+	runc \
 	skopeo \
 	slirp4netns \
 	tar \
@@ -33,8 +36,10 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 all: build
 
+# urfave_cli_no_docs: no man-page generator (blackfriday), whose init every
+# lfs process would pay.
 build:
-	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/lfs
+	CGO_ENABLED=0 $(GO) build -tags urfave_cli_no_docs -o $(BIN) ./cmd/lfs
 
 # The unit and end-to-end tests both run, even when the first fails, so
 # that one run shows every failure.

@@ -3,6 +3,7 @@ module github.com/lfs-dev/lfs
 go 1.26.8
 
 require (
+	github.com/creack/pty v1.1.24
 	github.com/docker/cli v29.8.2+incompatible
 	github.com/docker/go-units v0.5.0
 	github.com/google/go-containerregistry v0.22.1

@@ -11,11 +11,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/lfs-dev/lfs/layerstore"
+	"github.com/lfs-dev/lfs/sandbox"
 	digest "github.com/opencontainers/go-digest"
 	bolt "go.etcd.io/bbolt"
 )
@@ -74,7 +76,7 @@ type Container struct {
 	// while it does.
 	Pid int `json:"pid,omitempty"`
 	// InitPid is the container's init process (as the host numbers it),
-	// while it runs.
+	// while it runs, when recorded; Init finds it otherwise.
 	InitPid int `json:"initPid,omitempty"`
 	// Mountpoint is where `lfs mount` serves the container, while it does.
 	Mountpoint string `json:"mountpoint,omitempty"`
@@ -97,7 +99,11 @@ func (c *Container) hidden() []string {
 	if !c.EtcBinds {
 		return nil
 	}
-	return []string{"etc/hosts", "etc/hostname", "etc/resolv.conf"}
+	var out []string
+	for _, name := range sandbox.EtcFiles {
+		out = append(out, "etc/"+name)
+	}
+	return out
 }
 
 // Upper is the container's writable layer.
@@ -114,8 +120,49 @@ func (c *Container) Live() bool {
 	if c.Pid <= 0 {
 		return false
 	}
-	err := syscall.Kill(c.Pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	if err := syscall.Kill(c.Pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	// A dead process its parent has not reaped (a killed lfs whose own
+	// parent is gone, left to an init that may never reap) still answers
+	// kill(0).
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.Pid))
+	if i := bytes.LastIndexByte(b, ')'); err == nil && i >= 0 && i+2 < len(b) && b[i+2] == 'Z' {
+		return false
+	}
+	return true
+}
+
+// Init is the container's init process, as the host numbers it, while
+// it runs: the child of its lfs process that is PID 1 of a pid namespace
+// of its own (the sandbox's; /proc/PID/status, which anyone may read,
+// says so); 0 when there is none.
+func (c *Container) Init() int {
+	if !c.Live() {
+		return 0
+	}
+	if c.InitPid > 0 {
+		return c.InitPid
+	}
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", c.Pid))
+	for _, t := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", c.Pid, t.Name()))
+		for _, f := range strings.Fields(string(b)) {
+			st, err := os.ReadFile("/proc/" + f + "/status")
+			if err != nil {
+				continue
+			}
+			for _, line := range strings.Split(string(st), "\n") {
+				if ids, ok := strings.CutPrefix(line, "NSpid:"); ok {
+					if ns := strings.Fields(ids); len(ns) > 1 && ns[len(ns)-1] == "1" {
+						pid, _ := strconv.Atoi(f)
+						return pid
+					}
+				}
+			}
+		}
+	}
+	return 0
 }
 
 // Status is the state docker's ps shows: a container whose lfs process
@@ -301,19 +348,29 @@ func Update(s *layerstore.Store, id string, fn func(c *Container) error) (Contai
 // unless force, which stops it first (outside the lock: its lfs process
 // records the exit on its way out).
 func Remove(s *layerstore.Store, name string, force bool) (Container, error) {
-	c, err := Get(s, name)
-	if err != nil {
-		return c, err
-	}
-	if force && c.Live() {
-		stop(c)
-	}
-	err = s.UpdateBucket(bucket, func(b *bolt.Bucket) error {
-		var err error
-		if c, err = find(b, c.ID); err != nil {
-			return err
+	if force {
+		c, err := Get(s, name)
+		if err != nil {
+			return c, err
 		}
 		if c.Live() {
+			stop(c)
+		}
+		name = c.ID
+	}
+	return remove(s, name, false)
+}
+
+// remove deletes the record and directory; self lets this process remove
+// a container it runs itself (Run with Remove).
+func remove(s *layerstore.Store, name string, self bool) (Container, error) {
+	var c Container
+	err := s.UpdateBucket(bucket, func(b *bolt.Bucket) error {
+		var err error
+		if c, err = find(b, name); err != nil {
+			return err
+		}
+		if c.Live() && !(self && c.Pid == os.Getpid()) {
 			what := "You cannot remove a running container " + c.ID + ". Stop the container before attempting removal or force remove"
 			if c.Mountpoint != "" {
 				what = "You cannot remove a mounted container " + c.ID + ". Unmount " + c.Mountpoint + " first or force remove"
@@ -334,18 +391,34 @@ func Remove(s *layerstore.Store, name string, force bool) (Container, error) {
 // stop ends the container as docker rm -f does, and waits up to 10 s for
 // its lfs process to finish (unmount and record the exit), then kills it.
 // Killing the container's init, not lfs, lets lfs take its mount down;
-// a mount server unmounts on SIGTERM.
+// a mount server unmounts on SIGTERM. A container recorded running whose
+// init is not there yet (lfs run between its record and its start) gets
+// a moment to start.
 func stop(c Container) {
-	if c.InitPid > 0 {
-		syscall.Kill(c.InitPid, syscall.SIGKILL)
-	} else {
+	init := c.Init()
+	for i := 0; i < 100 && init == 0 && c.Mountpoint == "" && c.Live(); i++ {
+		time.Sleep(20 * time.Millisecond)
+		init = c.Init()
+	}
+	switch {
+	case init > 0 && syscall.Kill(init, syscall.SIGKILL) == nil:
+	case init > 0:
+		// A rootless container's init running as another of the user's
+		// subordinate ids is not ours to signal from another user
+		// namespace; its lfs process is, and the container and its
+		// mount (in that process's namespace) go with it.
+		syscall.Kill(c.Pid, syscall.SIGKILL)
+	default:
 		syscall.Kill(c.Pid, syscall.SIGTERM)
 	}
-	for i := 0; i < 100 && c.Live(); i++ {
-		time.Sleep(100 * time.Millisecond)
+	for i := 0; i < 500 && c.Live(); i++ {
+		time.Sleep(20 * time.Millisecond)
 	}
 	if c.Live() {
 		syscall.Kill(c.Pid, syscall.SIGKILL)
+	}
+	for i := 0; i < 100 && c.Live(); i++ {
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -16,13 +16,16 @@
 //
 // # Lifecycle
 //
-// Create records a container in StateCreated; Update moves it to
-// StateRunning (with the PIDs of the lfs process serving it and of the
-// container's init) and to StateExited with its exit code; Remove deletes
-// record and directory and refuses a container whose lfs process is alive
-// (ErrRunning) unless forced. A record left "running" by a killed lfs
-// reads as exited (Container.Status). An image mounted by lfs mount is a
-// container too: created, with the mount server's PID while mounted.
+// Create records a container in StateCreated (or, for lfs run, already
+// running in the calling process, which saves a transaction); Run moves
+// it to StateRunning with the PID of the lfs process serving it, and to
+// StateExited with its exit code (or removes it, for --rm); Remove
+// deletes record and directory and refuses a container whose lfs process
+// is alive (ErrRunning) unless forced. The container's init is found as
+// the child of that process in a pid namespace of its own
+// (Container.Init). A record left "running" by a killed lfs reads as
+// exited (Container.Status). An image mounted by lfs mount is a container
+// too: created, with the mount server's PID while mounted.
 //
 // # Running
 //
@@ -32,7 +35,18 @@
 // and a build's RUN step use it: mount the root filesystem, write the
 // /etc files, start the sandbox, record running and exited, unmount.
 // The process that serves the mount never starts a child whose
-// directory or files lie on it (sandbox.Start's invariant).
+// directory or files lie on it (sandbox.Start's invariant). While the
+// command runs, that process also serves the container's root (as
+// /proc/PID/root of its init shows it, binds included) on a unix socket
+// in the container's directory, which is how lfs cp reaches a running
+// container, rootless ones too (Access, Remote).
+//
+// # Copies
+//
+// Root resolves every path in a directory as if it were "/" (openat2
+// with RESOLVE_IN_ROOT), so no symlink a container holds leads out of it;
+// CopyPath applies docker cp's rules between two Trees (a Root, or a
+// Remote running container).
 //
 // # The writable layer
 //

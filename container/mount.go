@@ -9,6 +9,7 @@ import (
 	"github.com/lfs-dev/lfs/layerstore"
 	"github.com/lfs-dev/lfs/unionfs"
 	digest "github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 )
 
 // Mounted is a union this process serves over FUSE.
@@ -46,6 +47,13 @@ type mountOptions struct {
 	upper, work string
 	readOnly    bool
 	debug       bool
+	prepare     func(u *unionfs.FS) error
+}
+
+// Prepare runs fn on the union before it is served: changes made there
+// cost no FUSE round trip and are all the kernel ever sees.
+func Prepare(fn func(u *unionfs.FS) error) MountOption {
+	return func(o *mountOptions) { o.prepare = fn }
 }
 
 // Upper is the writable layer of the mount, made if missing; work is the
@@ -125,11 +133,18 @@ func serve(dir string, opts []MountOption, open func(upper string, uopts []union
 	if err != nil {
 		return nil, err
 	}
+	if o.prepare != nil {
+		if err := o.prepare(u); err != nil {
+			release()
+			return nil, fmt.Errorf("mount %s: %w", dir, err)
+		}
+	}
 	srv, err := lfsfuse.Mount(dir, u, lfsfuse.Debug(o.debug))
 	if err != nil {
 		release()
 		return nil, err
 	}
+	readAhead(dir)
 	return &Mounted{Dir: dir, Upper: u.UpperDir(), srv: srv, closeFn: release}, nil
 }
 
@@ -141,4 +156,19 @@ func Mount(s *layerstore.Store, c Container, opts ...MountOption) (*Mounted, err
 	}
 	opts = append([]MountOption{Upper(c.Upper(), c.Work())}, opts...)
 	return MountImage(s, c.Image, c.Rootfs(), opts...)
+}
+
+// readAhead raises the mount's readahead from the kernel's 128 KiB to
+// 768 KiB: the exec of a container's first binary, served through a
+// fresh mount whose page cache is empty, then takes a third of the READ
+// round trips (busybox: 8 instead of 25). Not 1 MiB: a READ's reply must
+// fit go-fuse's 1 MiB splice pipe with its header. Only root may; in a
+// user namespace the default stays.
+func readAhead(dir string) {
+	var st unix.Stat_t
+	if unix.Stat(dir, &st) != nil {
+		return
+	}
+	p := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
+	os.WriteFile(p, []byte("768"), 0)
 }

@@ -16,7 +16,7 @@ testdata/mkrootfs.sh busybox "$out/busybox.tar"
 # A second run re-imports; drop the first run's names so they do not pile up
 # as dangling images.
 "$lfs" rm -f demo-edit >/dev/null 2>&1 || true
-"$lfs" rmi busybox:edited hello:latest busybox:demo >/dev/null 2>&1 || true
+"$lfs" rmi busybox:edited hello-world:latest busybox:demo >/dev/null 2>&1 || true
 
 # show NAME ARGS... prints the command as a user would type it.
 show() {
@@ -33,10 +33,10 @@ show() {
 lfs() { show lfs "$@"; "$lfs" "$@"; }
 run() { show "$@"; "$@"; }
 
-lfs import "$out/hello.tar" hello:latest --change 'CMD ["/hello"]'
+lfs import "$out/hello.tar" hello-world:latest --change 'CMD ["/hello"]'
 lfs import "$out/busybox.tar" busybox:demo --change 'CMD ["sh"]' -m "busybox from Debian"
 lfs images
-lfs inspect hello
+lfs inspect hello-world
 lfs history busybox:demo
 lfs save -o "$out/busybox.tar.oci" --format oci busybox:demo
 run skopeo inspect "oci-archive:$out/busybox.tar.oci"
@@ -55,16 +55,21 @@ run sh -c "echo 'hello from lfs' > $mp/etc/motd && rm $mp/bin/vi"
 run find "$out/upper" -mindepth 1 -not -path '*/.wh..wh.work*'
 lfs umount "$mp"
 
-# And run them: the image's CMD, then a command of ours, in new namespaces
-# on the same union (lfs run, first part of the runtime).
-lfs run --rm hello
-lfs run --rm -h demo busybox:demo sh -c 'echo "$(hostname): pid $$, $(id)"'
-
-# A container's writable layer becomes a new image: run, diff, commit.
+# A container's writable layer becomes a new image: run, diff, cp, commit.
 lfs run --name demo-edit busybox:demo sh -c 'echo changed > /etc/motd; rm /bin/vi'
 lfs ps -a
 lfs diff demo-edit
+lfs cp demo-edit:/etc/motd "$out/motd"
+run cat "$out/motd"
 lfs commit -m "edited in the demo" demo-edit busybox:edited
-lfs run --rm busybox:edited cat /etc/motd
 lfs history busybox:edited
 lfs rm demo-edit
+
+# And run them: the FROM-scratch hello-world (one static binary), then a
+# busybox container with a host directory mounted, a tmpfs, a read-only
+# root and no network, writing a note the host reads.
+lfs run --rm hello-world
+rm -rf "$out/shared" && mkdir -p "$out/shared"
+lfs run --rm -h demo --network none --read-only --tmpfs /scratch -v "$PWD/$out/shared:/shared" busybox:edited \
+	sh -c 'echo "$(hostname), pid $$, kernel $(uname -r), $(ls /sys/class/net) only: $(cat /etc/motd)" | tee /shared/note; touch /x || true'
+run cat "$out/shared/note"

@@ -139,6 +139,8 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 	return db.View(fn)
 }
 
+var errMissingBucket = errors.New("missing bucket")
+
 func createBuckets(tx *bolt.Tx) error {
 	for _, b := range [][]byte{bucketImages, bucketRefs, bucketLayers, bucketBlobs, bucketPending} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -161,8 +163,19 @@ func (s *Store) withLock(fn func(db *bolt.DB) error) error {
 		return fmt.Errorf("open metadata: %w", err)
 	}
 	defer db.Close()
-	if err := db.Update(createBuckets); err != nil {
-		return fmt.Errorf("open metadata: %w", err)
+	// A write transaction costs two fdatasyncs even when it changes
+	// nothing: the buckets are made only when one is missing.
+	if err := db.View(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketImages, bucketRefs, bucketLayers, bucketBlobs, bucketPending} {
+			if tx.Bucket(b) == nil {
+				return errMissingBucket
+			}
+		}
+		return nil
+	}); err != nil {
+		if err := db.Update(createBuckets); err != nil {
+			return fmt.Errorf("open metadata: %w", err)
+		}
 	}
 	if err := s.recover(db); err != nil {
 		return err

@@ -46,6 +46,9 @@ type Options struct {
 	User string
 	// Hostname is the container's host name.
 	Hostname string
+	// Terminal (-t) adds TERM=xterm, as docker does, before the image's
+	// Env.
+	Terminal bool
 }
 
 // Compose applies docker's rules to an image config and run options and
@@ -54,7 +57,8 @@ type Options struct {
 //
 //   - Args: ENTRYPOINT followed by CMD; run arguments replace CMD;
 //     Options.Entrypoint replaces ENTRYPOINT and drops the image's CMD.
-//   - Env: PATH=DefaultPath, HOSTNAME=Hostname, then the image's Env,
+//   - Env: PATH=DefaultPath, HOSTNAME=Hostname, TERM=xterm with a
+//     terminal, then the image's Env,
 //     then Options.Env, each replacing a variable of the same name.
 //   - Cwd: Options.Workdir, else the image's WorkingDir, else "/".
 func Compose(img ImageConfig, o Options) (Spec, error) {
@@ -73,6 +77,9 @@ func Compose(img ImageConfig, o Options) (Spec, error) {
 		return Spec{}, ErrNoCommand
 	}
 	env := []string{"PATH=" + DefaultPath, "HOSTNAME=" + o.Hostname}
+	if o.Terminal {
+		env = append(env, "TERM=xterm")
+	}
 	env = MergeEnv(env, img.Env)
 	env = MergeEnv(env, o.Env)
 	cwd := img.WorkingDir
@@ -86,7 +93,7 @@ func Compose(img ImageConfig, o Options) (Spec, error) {
 	if o.User != "" {
 		user = o.User
 	}
-	return Spec{Args: args, Env: env, Cwd: cwd, User: user, Hostname: o.Hostname}, nil
+	return Spec{Args: args, Env: env, Cwd: cwd, User: user, Hostname: o.Hostname, Terminal: o.Terminal}, nil
 }
 
 // MergeEnv returns env with each of over applied in order: "K=V" replaces

@@ -15,6 +15,10 @@ ff02::1	ip6-allnodes
 ff02::2	ip6-allrouters
 `
 
+// EtcFiles are the files of /etc a container gets from lfs (Spec.Etc's
+// keys).
+var EtcFiles = []string{"hostname", "hosts", "resolv.conf"}
+
 // WriteEtc writes the container's hosts, hostname and resolv.conf into
 // dir and returns them as Spec.Etc. With the host's network the host's
 // /etc/hosts and /etc/resolv.conf are copied (as docker does for

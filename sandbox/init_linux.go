@@ -7,7 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -20,12 +20,22 @@ func init() {
 	if len(os.Args) > 0 && os.Args[0] == InitArg {
 		childMain()
 	}
+	switch os.Getenv(userNSEnv) {
+	case "wait":
+		userNSChild()
+	case string(MapSubIDs), string(MapSingle):
+		userNSMapped()
+	}
 }
 
 // Descriptors the parent passes (Start's ExtraFiles).
 const (
 	specFd   = 3
 	reportFd = 4
+	// ctlFd is a unix socket: the parent passes the root filesystem (a
+	// detached clone of its mount), and with Spec.Terminal the child
+	// passes back the pty's master.
+	ctlFd = 5
 )
 
 // childMain reads the Spec, sets the container up and execs its command;
@@ -54,12 +64,36 @@ func childMain() {
 		fail(fmt.Errorf("sandbox: read spec: %w", err))
 	}
 	f.Close()
-	path, err := setup(&spec)
+	ctl := os.NewFile(ctlFd, "ctl")
+	defer ctl.Close()
+	rootfs, ok, err := recvFd(ctl)
+	if err != nil || !ok {
+		fail(fmt.Errorf("sandbox: receive the root filesystem: %v", err))
+	}
+	// Every step below that the kernel keeps per thread (the cgroup
+	// namespace, the terminal's session) must be this thread's, the one
+	// that execs; the main goroutine is on the main thread while init
+	// functions run, and stays there.
+	runtime.LockOSThread()
+	path, cons, err := setup(&spec, rootfs)
 	if err != nil {
 		fail(err)
 	}
+	if cons != nil {
+		if err := cons.send(ctl); err != nil {
+			fail(err)
+		}
+	}
 	if spec.Init {
-		os.Exit(initMain(path, spec, rep, fail))
+		os.Exit(initMain(path, spec, cons, rep, fail))
+	}
+	if cons != nil {
+		if err := cons.attach(); err != nil {
+			fail(err)
+		}
+	}
+	if err := finish(); err != nil {
+		fail(err)
 	}
 	err = syscall.Exec(path, spec.Args, spec.Env)
 	fail(newExecFailure(spec.Args[0], err))
@@ -89,68 +123,107 @@ func newExecFailure(name string, err error) *execFailure {
 
 // setup builds the container around this process and returns the
 // command's path; the process is then in the root filesystem, in the
-// working directory, as the user.
-func setup(spec *Spec) (string, error) {
+// working directory, as the user, with the container's capabilities.
+//
+// The order is the contract with the features that come later: the
+// parent may join the child to a cgroup or configure its network
+// namespace before it sends the Spec (StartOption BeforeSetup), so the
+// cgroup namespace is made here, after that; a seccomp filter goes last,
+// in finish, after the capabilities are dropped and just before exec.
+func setup(spec *Spec, rootfs *os.File) (string, *console, error) {
+	// The namespace's root is the cgroup we are in now, which the
+	// parent chose; it is this thread's (the one that execs).
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return "", nil, fmt.Errorf("sandbox: cgroup namespace: %w", err)
+	}
 	// Our mount namespace is a copy of the host's, and its mounts still
 	// share propagation with the host's peers (systemd makes / shared):
 	// without this every mount below would show on the host, and the
 	// detach of the old root would unmount the host's tree.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return "", fmt.Errorf("sandbox: make mounts private: %w", err)
+		return "", nil, fmt.Errorf("sandbox: make mounts private: %w", err)
 	}
-	// pivot_root wants the new root to be a mount point; a bind of the
-	// rootfs onto itself makes any directory one (a FUSE mount already is).
-	if err := unix.Mount(spec.Rootfs, spec.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return "", fmt.Errorf("sandbox: bind rootfs %s: %w", spec.Rootfs, err)
+	// The root filesystem is the parent's clone of its mount, attached
+	// at its path here: this child may have been started before the
+	// parent mounted it (Prefork), and our mount namespace, a copy made
+	// then, would not hold that mount. A mount point is what pivot_root
+	// wants too.
+	err := unix.MoveMount(int(rootfs.Fd()), "", unix.AT_FDCWD, spec.Rootfs, unix.MOVE_MOUNT_F_EMPTY_PATH)
+	rootfs.Close()
+	if err != nil {
+		return "", nil, fmt.Errorf("sandbox: attach rootfs %s: %w", spec.Rootfs, err)
 	}
 	// Host files are cloned now, while the host's tree is reachable, and
-	// attached after the pivot, so that no path of
-	// the image (a symlink /etc/hosts -> /host/file, say) is ever
-	// resolved against the host's root.
+	// attached after the pivot, so that no path of the image (a symlink
+	// /etc/hosts -> /host/file, say) is ever resolved against the host's
+	// root.
 	host, err := openHost(*spec)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer host.close()
 	if err := pivot(spec.Rootfs); err != nil {
-		return "", err
+		return "", nil, err
 	}
-	if err := mountSpecial(host, spec.Network); err != nil {
-		return "", err
+	if err := mountSpecial(host); err != nil {
+		return "", nil, err
+	}
+	var cons *console
+	if spec.Terminal {
+		if cons, err = openConsole(spec.ConsoleSize); err != nil {
+			return "", nil, err
+		}
+	}
+	if err := mountUser(host, spec.Mounts); err != nil {
+		return "", nil, err
+	}
+	if err := mountEtc(host, spec.Mounts); err != nil {
+		return "", nil, err
+	}
+	if err := maskPaths(); err != nil {
+		return "", nil, err
 	}
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
-		return "", fmt.Errorf("sandbox: set hostname: %w", err)
+		return "", nil, fmt.Errorf("sandbox: set hostname: %w", err)
 	}
 	if spec.Network == NetworkNone {
 		if err := loUp(); err != nil {
-			return "", err
+			return "", nil, err
 		}
 	}
 	cred, err := containerUser(spec.User)
 	if err != nil {
-		return "", fmt.Errorf("sandbox: %w", err)
+		return "", nil, fmt.Errorf("sandbox: %w", err)
 	}
 	if index(spec.Env, "HOME") < 0 {
 		spec.Env = append(spec.Env, "HOME="+cred.Home)
 	}
-	// Docker makes a missing working directory, as root.
+	// Docker makes a missing working directory, as root, before the
+	// root filesystem goes read-only.
 	if err := os.MkdirAll(spec.Cwd, 0o755); err != nil {
-		return "", fmt.Errorf("sandbox: make working directory: %w", err)
+		return "", nil, fmt.Errorf("sandbox: make working directory: %w", err)
+	}
+	if spec.ReadOnly {
+		// Only the read-only bit changes: mount_setattr leaves the
+		// rootfs mount's other flags as they are (a remount would
+		// clear nosuid or nodev, which a user namespace forbids).
+		if err := unix.MountSetattr(unix.AT_FDCWD, "/", 0, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}); err != nil {
+			return "", nil, fmt.Errorf("sandbox: make the root filesystem read-only: %w", err)
+		}
 	}
 	if err := os.Chdir(spec.Cwd); err != nil {
-		return "", fmt.Errorf("sandbox: working directory: %w", err)
+		return "", nil, fmt.Errorf("sandbox: working directory: %w", err)
 	}
-	// Groups before the gid, the gid before the uid: each needs the
-	// privilege the next one gives up. Go applies these to every
-	// thread of the process.
-	if err := syscall.Setgroups(cred.Groups); err != nil {
-		return "", fmt.Errorf("sandbox: setgroups: %w", err)
+	if cons != nil {
+		if err := cons.own(cred.UID); err != nil {
+			return "", nil, err
+		}
 	}
-	if err := syscall.Setgid(cred.GID); err != nil {
-		return "", fmt.Errorf("sandbox: setgid: %w", err)
+	if err := becomeUser(cred, spec.Capabilities); err != nil {
+		return "", nil, err
 	}
-	if err := syscall.Setuid(cred.UID); err != nil {
-		return "", fmt.Errorf("sandbox: setuid: %w", err)
+	if err := keepParent(); err != nil {
+		return "", nil, err
 	}
 	// The command is looked up as the user, in the container's PATH,
 	// as runc does; the message is docker's.
@@ -161,12 +234,37 @@ func setup(spec *Spec) (string, error) {
 		err = nil
 	}
 	if err != nil {
-		return "", newExecFailure(name, err)
+		return "", nil, newExecFailure(name, err)
 	}
 	if !strings.Contains(name, "/") {
-		return path, nil
+		return path, cons, nil
 	}
-	return name, nil
+	return name, cons, nil
+}
+
+// keepParent arms the parent-death signal again: the kernel clears it
+// when the effective uid or gid changes (-u), and the container must
+// still die with lfs. The parent may have died just before; then the
+// report pipe has no reader left.
+func keepParent() error {
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("sandbox: parent-death signal: %w", err)
+	}
+	fds := []unix.PollFd{{Fd: reportFd, Events: unix.POLLOUT}}
+	if n, _ := unix.Poll(fds, 0); n > 0 && fds[0].Revents&unix.POLLERR != 0 {
+		os.Exit(1)
+	}
+	return nil
+}
+
+// finish is the last step before exec: no descriptor but 0-2 (and the
+// close-on-exec report pipe) may reach the command, whatever lfs itself
+// inherited. A seccomp filter would be installed here, last.
+func finish() error {
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("sandbox: close descriptors: %w", err)
+	}
+	return nil
 }
 
 func envValue(env []string, key string) string {
@@ -200,188 +298,6 @@ func pivot(rootfs string) error {
 	// Our cwd was the old root's; "/" is now the rootfs.
 	if err := unix.Chdir("/"); err != nil {
 		return fmt.Errorf("sandbox: chdir /: %w", err)
-	}
-	return nil
-}
-
-// hostFiles are detached mounts (open_tree) of the host files the
-// container gets, made before the pivot.
-type hostFiles struct {
-	dev map[string]int // null, zero, ... -> fd
-	etc map[string]int // hosts, hostname, resolv.conf -> fd
-	sys int
-}
-
-var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
-
-func openHost(spec Spec) (*hostFiles, error) {
-	h := &hostFiles{dev: map[string]int{}, etc: map[string]int{}, sys: -1}
-	open := func(p string) (int, error) {
-		// A detached copy of the mount of one file: a bind's source
-		// must be in our mount namespace, which the host's tree no
-		// longer is after the pivot; a detached tree can be attached
-		// anywhere. (For a device, its own open, ENXIO for a tty
-		// without a controlling terminal, never runs.)
-		fd, err := unix.OpenTree(unix.AT_FDCWD, p, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
-		if err != nil {
-			return -1, fmt.Errorf("sandbox: open_tree %s: %w", p, err)
-		}
-		return fd, nil
-	}
-	for _, d := range devices {
-		fd, err := open("/dev/" + d)
-		if err != nil {
-			h.close()
-			return nil, err
-		}
-		h.dev[d] = fd
-	}
-	for name, p := range spec.Etc {
-		fd, err := open(p)
-		if err != nil {
-			h.close()
-			return nil, err
-		}
-		h.etc[name] = fd
-	}
-	// /sys with what is mounted below it, for mountSys's fallback.
-	if fd, err := unix.OpenTree(unix.AT_FDCWD, "/sys", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE); err == nil {
-		h.sys = fd
-	}
-	return h, nil
-}
-
-func (h *hostFiles) close() {
-	for _, fd := range h.dev {
-		unix.Close(fd)
-	}
-	for _, fd := range h.etc {
-		unix.Close(fd)
-	}
-	if h.sys >= 0 {
-		unix.Close(h.sys)
-	}
-}
-
-// attach mounts the detached tree fd onto target, resolved in the
-// container's root (after the pivot, a symlink cannot lead out of it).
-func attach(fd int, target string) error {
-	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-		return fmt.Errorf("sandbox: mount %s: %w", target, err)
-	}
-	return nil
-}
-
-type mnt struct {
-	source, target, fstype string
-	flags                  uintptr
-	data                   string
-}
-
-// mountSpecial mounts /proc, /dev, /sys and the /etc files inside the new
-// root.
-func mountSpecial(h *hostFiles, network Network) error {
-	const nsd = unix.MS_NOSUID | unix.MS_NODEV
-	mounts := []mnt{
-		// A procfs of our own pid namespace: the host's processes stay
-		// invisible.
-		{"proc", "/proc", "proc", nsd | unix.MS_NOEXEC, ""},
-		// A fresh tmpfs, so the image's /dev (device nodes from a layer)
-		// never reaches the container.
-		{"tmpfs", "/dev", "tmpfs", unix.MS_NOSUID | unix.MS_STRICTATIME, "mode=755,size=65536k"},
-		// newinstance: the container's ptys are its own, not the host's.
-		{"devpts", "/dev/pts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5"},
-		{"shm", "/dev/shm", "tmpfs", nsd | unix.MS_NOEXEC, "mode=1777,size=65536k"},
-		// The ipc namespace's own message queues.
-		{"mqueue", "/dev/mqueue", "mqueue", nsd | unix.MS_NOEXEC, ""},
-	}
-	for _, m := range mounts {
-		if err := os.MkdirAll(m.target, 0o755); err != nil {
-			return fmt.Errorf("sandbox: mount %s: %w", m.target, err)
-		}
-		if err := unix.Mount(m.source, m.target, m.fstype, m.flags, m.data); err != nil {
-			return fmt.Errorf("sandbox: mount %s: %w", m.target, err)
-		}
-	}
-	// Device nodes are bound from the host's, not made with mknod, so
-	// that the same code serves a user namespace (where mknod fails).
-	for _, d := range devices {
-		p := "/dev/" + d
-		if err := os.WriteFile(p, nil, 0o666); err != nil {
-			return fmt.Errorf("sandbox: %w", err)
-		}
-		if err := attach(h.dev[d], p); err != nil {
-			return err
-		}
-	}
-	for name, target := range map[string]string{
-		"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
-		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2", "core": "/proc/kcore",
-	} {
-		if err := os.Symlink(target, "/dev/"+name); err != nil {
-			return fmt.Errorf("sandbox: %w", err)
-		}
-	}
-	if err := mountSys(h); err != nil {
-		return err
-	}
-	return mountEtc(h)
-}
-
-// mountSys mounts a read-only sysfs, which shows the network namespace
-// of the process that mounts it; where the kernel refuses one (a user
-// namespace that does not own the network namespace) it binds the host's
-// read-only.
-func mountSys(h *hostFiles) error {
-	const flags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
-	if err := os.MkdirAll("/sys", 0o755); err != nil {
-		return fmt.Errorf("sandbox: mount /sys: %w", err)
-	}
-	err := unix.Mount("sysfs", "/sys", "sysfs", flags, "")
-	if err == nil || h.sys < 0 {
-		if err != nil {
-			return fmt.Errorf("sandbox: mount /sys: %w", err)
-		}
-		return nil
-	}
-	if err := attach(h.sys, "/sys"); err != nil {
-		return err
-	}
-	// A bind ignores MS_RDONLY; only a remount makes it read-only.
-	if err := unix.Mount("", "/sys", "", unix.MS_REMOUNT|unix.MS_BIND|flags, ""); err != nil {
-		return fmt.Errorf("sandbox: make /sys read-only: %w", err)
-	}
-	return nil
-}
-
-// mountEtc binds the caller's hosts, hostname and resolv.conf onto /etc.
-// A symlink or other non-file there is replaced by an empty file first, so
-// the bind lands on the container's own path, whatever the image holds.
-func mountEtc(h *hostFiles) error {
-	if len(h.etc) == 0 {
-		return nil
-	}
-	if err := os.MkdirAll("/etc", 0o755); err != nil {
-		return fmt.Errorf("sandbox: %w", err)
-	}
-	for name, fd := range h.etc {
-		p := filepath.Join("/etc", name)
-		fi, err := os.Lstat(p)
-		if err == nil && !fi.Mode().IsRegular() {
-			if err := os.RemoveAll(p); err != nil {
-				return fmt.Errorf("sandbox: %w", err)
-			}
-			err = os.ErrNotExist
-		}
-		if errors.Is(err, os.ErrNotExist) {
-			err = os.WriteFile(p, nil, 0o644)
-		}
-		if err != nil {
-			return fmt.Errorf("sandbox: %w", err)
-		}
-		if err := attach(fd, p); err != nil {
-			return err
-		}
 	}
 	return nil
 }
@@ -439,14 +355,27 @@ var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, sys
 
 // initMain is PID 1 with Spec.Init: it starts the command, forwards
 // signals to it, reaps every child (orphans are re-parented to us) and
-// returns the command's status, 128+N when signal N killed it.
-func initMain(path string, spec Spec, rep *os.File, fail func(error)) int {
+// returns the command's status, 128+N when signal N killed it. With a
+// terminal the command gets it as its controlling terminal, in a process
+// group of its own in the foreground, so that the keys that signal
+// (Ctrl-C) reach it and not us.
+func initMain(path string, spec Spec, cons *console, rep *os.File, fail func(error)) int {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, append(forwarded, syscall.SIGCHLD)...)
-	p, err := os.StartProcess(path, spec.Args, &os.ProcAttr{
-		Env:   spec.Env,
-		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
-	})
+	attr := &os.ProcAttr{Env: spec.Env, Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}}
+	if cons != nil {
+		if err := cons.session(); err != nil {
+			fail(err)
+		}
+		attr.Files = []*os.File{cons.slave, cons.slave, cons.slave}
+		// Ctty is our descriptor: the child sets its group in the
+		// foreground before its descriptors are rearranged.
+		attr.Sys = &syscall.SysProcAttr{Setpgid: true, Foreground: true, Ctty: int(cons.slave.Fd())}
+	}
+	if err := finish(); err != nil {
+		fail(err)
+	}
+	p, err := os.StartProcess(path, spec.Args, attr)
 	if err != nil {
 		fail(newExecFailure(spec.Args[0], err))
 	}

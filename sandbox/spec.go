@@ -40,6 +40,48 @@ type Spec struct {
 	// command, forwards signals to it, reaps orphans and exits with the
 	// command's status (128+N when signal N killed it).
 	Init bool `json:"init,omitempty"`
+	// Mounts are the user's binds and tmpfs mounts (-v, --mount,
+	// --tmpfs), mounted after /proc, /dev and /sys, parents first.
+	Mounts []Mount `json:"mounts,omitempty"`
+	// ReadOnly makes the root filesystem read-only once every mount
+	// target is made (--read-only); /dev, /dev/shm, tmpfs mounts and
+	// writable binds stay writable.
+	ReadOnly bool `json:"readOnly,omitempty"`
+	// Terminal gives the command a pty of the container's own devpts as
+	// its stdin, stdout, stderr, controlling terminal and /dev/console;
+	// Start hands the master to the caller (Process.Console).
+	Terminal bool `json:"terminal,omitempty"`
+	// ConsoleSize is the pty's size before the command starts.
+	ConsoleSize *WinSize `json:"consoleSize,omitempty"`
+	// Capabilities are the bounding set, and the effective and permitted
+	// sets of a uid-0 process ("CAP_CHOWN", ...); nil is
+	// DefaultCapabilities. Inheritable and ambient sets are always empty.
+	Capabilities []string `json:"capabilities,omitempty"`
+}
+
+// WinSize is a terminal's size in characters.
+type WinSize struct {
+	Rows uint16 `json:"rows"`
+	Cols uint16 `json:"cols"`
+}
+
+// Mount is one mount the user asked for.
+type Mount struct {
+	// Type is "bind" or "tmpfs".
+	Type string `json:"type"`
+	// Source is the host path of a bind; the child opens it before
+	// pivot_root (a symlink there resolves on the host, as docker's -v).
+	Source string `json:"source,omitempty"`
+	// Target is the absolute path inside the container, made when
+	// missing (a directory, or an empty file for a bind of a file) and
+	// resolved inside the container's root.
+	Target string `json:"target"`
+	// ReadOnly makes the mount (a bind: recursively) read-only.
+	ReadOnly bool `json:"readOnly,omitempty"`
+	// Options are a tmpfs's: "size=64m", "mode=1777", "uid=N", "gid=N",
+	// "nr_inodes=N", and flags "exec"/"noexec", "suid"/"nosuid",
+	// "dev"/"nodev" (docker's default: noexec, nosuid, nodev).
+	Options []string `json:"options,omitempty"`
 }
 
 // report is the child's one message: why it could not exec. Errno is the

@@ -1,8 +1,6 @@
 package tests
 
 import (
-	"archive/tar"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,23 +104,15 @@ func TestContainerLifecycle(t *testing.T) {
 
 func tarNames(t *testing.T, p string) []string {
 	t.Helper()
-	f, err := os.Open(p)
+	b, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	var names []string
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return names
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, h := range tarHeaders(t, b) {
 		names = append(names, strings.TrimSuffix(h.Name, "/"))
 	}
+	return names
 }
 
 // TestContainerRmRunning: rm refuses a running container; rm -f kills it,
@@ -221,4 +211,34 @@ func TestContainerCreateStart(t *testing.T) {
 		t.Errorf("run --rm left a record: %q", out)
 	}
 	s.mustRun(t, "rm", "cr")
+}
+
+// TestContainerPsFilters: ps --filter, -n, -l and -s as docker reads them.
+func TestContainerPsFilters(t *testing.T) {
+	s := runStore(t)
+	s.run(t, "run", "--name", "ex3", "busybox", "sh", "-c", "exit 3")
+	s.mustRun(t, "run", "--name", "ok0", "busybox", "sh", "-c", "echo 12345 > /f")
+	s.mustRun(t, "create", "--name", "made", "busybox", "true")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-a", "-f", "status=exited"}, "ok0 ex3"},
+		{[]string{"-a", "-f", "exited=3"}, "ex3"},
+		{[]string{"-a", "-f", "status=created"}, "made"},
+		{[]string{"-a", "-f", "name=ok", "-f", "name=ex"}, "ok0 ex3"},
+		{[]string{"-a", "-f", "ancestor=busybox", "-f", "status=exited", "-f", "exited=0"}, "ok0"},
+		{[]string{"-n", "2"}, "made ok0"},
+		{[]string{"-l"}, "made"},
+		{[]string{"-f", "status=exited"}, ""}, // without -a only running ones
+	} {
+		out := s.mustRun(t, append(append([]string{"ps"}, tc.args...), "--format", "{{.Names}}")...)
+		if got := strings.Join(strings.Fields(out), " "); got != tc.want {
+			t.Errorf("ps %v: %q, want %q", tc.args, got, tc.want)
+		}
+	}
+	if out := s.mustRun(t, "ps", "-a", "-s", "-f", "name=ok0", "--format", "{{.Size}}"); out != "6B\n" {
+		t.Errorf("ps -s: %q (the upper holds /f and the empty /etc bind targets)", out)
+	}
+	checkError(t, runWith(t, opts{}, s.args([]string{"ps", "-f", "color=red"})...), []string{"ps -f color=red"})
 }

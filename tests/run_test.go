@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // runStore is a store with busybox (CMD ["sh"]) loaded; its cleanup
@@ -130,15 +132,22 @@ func TestRunSignals(t *testing.T) {
 			}
 		})
 	}
+	// As another uid too: the kernel clears the parent-death signal
+	// when the uid changes, and the sandbox arms it again.
 	t.Run("kill", func(t *testing.T) {
 		cmd := exec.Command(lfsBin, s.args([]string{"run", "--rm", "busybox", "sleep", "4243"})...)
-		cmd.Env = baseEnv()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+		other := exec.Command(lfsBin, s.args([]string{"run", "--rm", "-u", "nobody", "busybox", "sleep", "4243"})...)
+		for _, c := range []*exec.Cmd{cmd, other} {
+			c.Env = baseEnv()
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
 		}
-		waitFor(t, func() bool { return len(procs("sleep\x004243")) > 0 })
-		cmd.Process.Kill()
-		cmd.Wait()
+		waitFor(t, func() bool { return len(procs("sleep\x004243")) == 2 })
+		for _, c := range []*exec.Cmd{cmd, other} {
+			c.Process.Kill()
+			c.Wait()
+		}
 		waitFor(t, func() bool { return len(procs("sleep\x004243")) == 0 })
 		// A killed lfs cannot unmount; lfs umount can.
 		for _, mp := range mountsUnder(s.root) {
@@ -273,5 +282,30 @@ func TestRunIsolatesImage(t *testing.T) {
 	r := s.runIn(t, strings.NewReader("piped\n"), "run", "--rm", "-i", "busybox", "cat")
 	if r.stdout != "piped\n" {
 		t.Errorf("-i: %q, %s", r.stdout, r.stderr)
+	}
+}
+
+// TestRunForwardsSignals: INT, HUP, USR1, USR2, WINCH and TERM sent to
+// lfs run reach the container's command (a shell with traps, as PID 1).
+func TestRunForwardsSignals(t *testing.T) {
+	s := runStore(t)
+	script := `for sig in INT HUP USR1 USR2 WINCH; do trap "echo $sig" $sig; done; trap 'echo TERM; exit 0' TERM;
+echo ready; while :; do sleep 0.05; done`
+	cmd := exec.Command(lfsBin, s.args([]string{"run", "--rm", "busybox", "sh", "-c", script})...)
+	cmd.Env = baseEnv()
+	var out ptyReader // any synchronised buffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	out.waitFor(t, "ready\n")
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGTERM} {
+		cmd.Process.Signal(sig)
+		name := strings.TrimPrefix(unix.SignalName(sig), "SIG")
+		out.waitFor(t, name+"\n")
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("lfs run after the TERM trap's exit 0: %v", err)
 	}
 }

@@ -26,6 +26,9 @@ container's command), changed by --change.`,
 			if err := needArgs(c, 1, 2); err != nil {
 				return err
 			}
+			if done, err := rootless(c); done {
+				return err
+			}
 			s, err := store(c)
 			if err != nil {
 				return err

@@ -15,8 +15,9 @@ func createCommand() *cli.Command {
 		ArgsUsage: "IMAGE [COMMAND [ARG...]]",
 		Description: `Records a container as lfs run would start it, with its empty writable layer, and
 prints its ID; lfs start runs it.`,
-		HideHelp: true, // -h is the host name
-		Flags:    run.Flags,
+		HideHelp:               true, // -h is the host name
+		UseShortOptionHandling: true,
+		Flags:                  run.Flags,
 		Action: func(c *cli.Context) error {
 			if c.Bool("help") {
 				return cli.ShowCommandHelp(c, "create")
@@ -32,7 +33,7 @@ prints its ID; lfs start runs it.`,
 			if err != nil {
 				return err
 			}
-			rec, _, err := createContainer(s, o)
+			rec, _, err := createContainer(s, o, false)
 			if err != nil {
 				return err
 			}

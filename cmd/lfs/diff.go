@@ -19,6 +19,9 @@ the container's writable layer.`,
 			if err := needArgs(c, 1, 1); err != nil {
 				return err
 			}
+			if done, err := rootless(c); done {
+				return err
+			}
 			return runDiff(c, c.Args().First())
 		},
 	}

@@ -22,6 +22,9 @@ func exportCommand() *cli.Command {
 			if err := needArgs(c, 1, 1); err != nil {
 				return err
 			}
+			if done, err := rootless(c); done {
+				return err
+			}
 			return runExport(c, c.Args().First(), c.String("output"))
 		},
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/lfs-dev/lfs/container"
@@ -21,7 +22,27 @@ type containerInspect struct {
 	Name        string
 	Driver      string
 	GraphDriver graphDriver
+	Mounts      []mountPoint
+	HostConfig  hostConfig
 	Config      containerConfig
+}
+
+// mountPoint is one entry of docker's .Mounts.
+type mountPoint struct {
+	Type        string
+	Source      string
+	Destination string
+	Mode        string
+	RW          bool
+	Propagation string
+}
+
+type hostConfig struct {
+	Binds          []string
+	Tmpfs          map[string]string
+	ReadonlyRootfs bool
+	Init           bool
+	NetworkMode    string
 }
 
 type containerState struct {
@@ -40,6 +61,7 @@ type containerConfig struct {
 	Cmd        []string
 	Image      string
 	WorkingDir string
+	Tty        bool
 }
 
 func inspectContainer(ct container.Container) containerInspect {
@@ -57,7 +79,7 @@ func inspectContainer(ct container.Container) containerInspect {
 		out.GraphDriver.Data["MergedDir"] = ct.Mountpoint
 	}
 	if st == container.StateRunning {
-		out.State.Pid = ct.InitPid
+		out.State.Pid = ct.Init()
 	}
 	if len(ct.Command) > 0 {
 		out.Path, out.Args = ct.Command[0], ct.Command[1:]
@@ -71,6 +93,28 @@ func inspectContainer(ct container.Container) containerInspect {
 	var spec sandbox.Spec
 	if json.Unmarshal(ct.Spec, &spec) == nil {
 		out.Config.Hostname, out.Config.User, out.Config.Env, out.Config.WorkingDir = spec.Hostname, spec.User, spec.Env, spec.Cwd
+		out.Config.Tty = spec.Terminal
+		out.HostConfig = hostConfig{ReadonlyRootfs: spec.ReadOnly, Init: spec.Init, NetworkMode: string(spec.Network)}
+		if out.HostConfig.NetworkMode == "" {
+			out.HostConfig.NetworkMode = string(sandbox.NetworkHost)
+		}
+		out.Mounts = []mountPoint{}
+		for _, m := range spec.Mounts {
+			mp := mountPoint{Type: m.Type, Source: m.Source, Destination: m.Target, RW: !m.ReadOnly, Propagation: "rprivate"}
+			if m.Type == "tmpfs" {
+				mp.Propagation = ""
+				if out.HostConfig.Tmpfs == nil {
+					out.HostConfig.Tmpfs = map[string]string{}
+				}
+				out.HostConfig.Tmpfs[m.Target] = strings.Join(m.Options, ",")
+			} else if !m.ReadOnly {
+				out.HostConfig.Binds = append(out.HostConfig.Binds, m.Source+":"+m.Target)
+			} else {
+				mp.Mode = "ro"
+				out.HostConfig.Binds = append(out.HostConfig.Binds, m.Source+":"+m.Target+":ro")
+			}
+			out.Mounts = append(out.Mounts, mp)
+		}
 	}
 	return out
 }

@@ -103,6 +103,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			pullCommand(), pushCommand(), loginCommand(), logoutCommand(), searchCommand(),
 			runCommand(), createCommand(), startCommand(), psCommand(), rmCommand(), diffCommand(), commitCommand(), exportCommand(),
 			buildCommand(),
+			cpCommand(),
 		},
 		OnUsageError: usageError,
 		ExitErrHandler: func(*cli.Context, error) {

@@ -26,6 +26,9 @@ func rmCommand() *cli.Command {
 			if err := needArgs(c, 1, -1); err != nil {
 				return err
 			}
+			if done, err := rootless(c); done {
+				return err
+			}
 			return runRm(c, rmOptions{force: c.Bool("force"), names: c.Args().Slice()})
 		},
 	}

@@ -19,12 +19,16 @@ func startCommand() *cli.Command {
 		Description: `Runs the container's command again on its kept writable layer, in the foreground
 (lfs has no daemon to leave it with: -a is implied until detached containers come), and
 exits with the command's status.`,
+		UseShortOptionHandling: true,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "attach STDOUT/STDERR and forward signals (always, for now)"},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "attach the container's STDIN"},
 		},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1, 1); err != nil {
+				return err
+			}
+			if done, err := rootless(c); done {
 				return err
 			}
 			s, err := store(c)
