@@ -60,6 +60,11 @@ instruction, the build args they use and the content of what they copy.`,
 			if err := needArgs(c, 1, 1); err != nil {
 				return err
 			}
+			// RUN steps mount and run containers: an unprivileged build
+			// runs as root of a user namespace, as lfs run does.
+			if done, err := rootless(c); done {
+				return err
+			}
 			o := buildOptions{context: c.Args().First(), file: c.String("file"), tags: c.StringSlice("tag"),
 				buildArgs: c.StringSlice("build-arg"), labels: c.StringSlice("label"), target: c.String("target"),
 				iidfile: c.String("iidfile"), noCache: c.Bool("no-cache"), pull: c.Bool("pull"), quiet: c.Bool("quiet")}
