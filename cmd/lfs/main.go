@@ -102,6 +102,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			mountCommand(), umountCommand(),
 			pullCommand(), pushCommand(), loginCommand(), logoutCommand(), searchCommand(),
 			runCommand(), createCommand(), startCommand(), psCommand(), rmCommand(), diffCommand(), commitCommand(), exportCommand(),
+			benchCommand(),
 		},
 		OnUsageError: usageError,
 		ExitErrHandler: func(*cli.Context, error) {
