@@ -8,10 +8,11 @@ export GOFLAGS
 
 # What the tests, the demo and the benchmarks run besides lfs.
 DEPS := fuse3 fuse-overlayfs busybox-static skopeo umoci podman uidmap \
-	hyperfine gcc libc6-dev tar gzip zstd docker-registry
+	hyperfine gcc libc6-dev tar gzip zstd docker-registry \
+	unionfs-fuse fio runc bubblewrap
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: all build test unit e2e lint vet fmt-check demo bench deps clean
+.PHONY: all build test unit e2e lint vet fmt-check demo bench bench-results deps clean
 
 all: build
 
@@ -56,8 +57,13 @@ demo: deps build
 	PATH=$(CURDIR)/bin:$$PATH demo/demo.sh
 
 bench: build
-	@set -e; for s in bench/*.sh; do [ -e "$$s" ] || continue; echo "== $$s"; LFS_BIN=$(CURDIR)/$(BIN) bash "$$s"; done
+	@set -e; for s in bench/*.sh; do [ -e "$$s" ] && [ "$$s" != bench/results.sh ] || continue; echo "== $$s"; LFS_BIN=$(CURDIR)/$(BIN) bash "$$s"; done
 	$(GO) test -run '^$$' -bench . ./layerstore/...
+
+# bench/RESULTS.md (.json, .svg): lfs bench --size medium on this machine,
+# about an hour as root.
+bench-results: deps build
+	LFS_BIN=$(CURDIR)/$(BIN) bash bench/results.sh
 
 deps:
 	@missing=; for p in $(DEPS); do \
