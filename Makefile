@@ -15,6 +15,7 @@ DEPS := \
 	bzip2 \
 	crun \
 	docker-registry \
+	fio \
 	fuse-overlayfs \
 	fuse3 \
 	gcc \
@@ -28,11 +29,12 @@ DEPS := \
 	tar \
 	uidmap \
 	umoci \
+	unionfs-fuse \
 	xz-utils \
 	zstd
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: all build test unit e2e lint vet fmt-check demo bench deps print-deps clean
+.PHONY: all build test unit e2e lint vet fmt-check demo bench deps print-deps bench-results clean
 
 all: build
 
@@ -79,11 +81,15 @@ demo: deps build
 	PATH=$(CURDIR)/bin:$$PATH demo/demo.sh
 
 bench: build
-	@set -e; for s in bench/*.sh; do [ -e "$$s" ] || continue; echo "== $$s"; LFS_BIN=$(CURDIR)/$(BIN) bash "$$s"; done
+	@set -e; for s in bench/*.sh; do [ -e "$$s" ] && [ "$$s" != bench/results.sh ] || continue; echo "== $$s"; LFS_BIN=$(CURDIR)/$(BIN) bash "$$s"; done
 	$(GO) test -run '^$$' -bench . ./layerstore/...
 
 print-deps:
 	@echo $(DEPS)
+# bench/RESULTS.md (.json, .svg): lfs bench --size medium on this machine,
+# about an hour as root.
+bench-results: deps build
+	LFS_BIN=$(CURDIR)/$(BIN) bash bench/results.sh
 
 deps:
 	@missing=; for p in $(DEPS); do \

@@ -104,6 +104,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			runCommand(), createCommand(), startCommand(), psCommand(), rmCommand(), diffCommand(), commitCommand(), exportCommand(),
 			buildCommand(),
 			cpCommand(),
+			benchCommand(),
 		},
 		OnUsageError: usageError,
 		ExitErrHandler: func(*cli.Context, error) {
