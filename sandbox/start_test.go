@@ -56,7 +56,7 @@ func run(t *testing.T, spec Spec) (string, int, error) {
 func TestStartPlainDir(t *testing.T) {
 	root := busyboxRoot(t)
 	etc := t.TempDir()
-	files, err := WriteEtc(etc, "box", NetworkNone)
+	files, err := WriteEtc(etc, "box", []byte("127.0.0.1\tlocalhost\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
