@@ -8,7 +8,7 @@
  *   add_key          add_key("user", "lfs", "x", session keyring)
  *   unshare-user     unshare(CLONE_NEWUSER)
  *   unshare-mount    unshare(CLONE_NEWNS)
- *   mount            mount("none", "/mnt", "tmpfs")
+ *   mount            mount("none", "/tmp", "tmpfs")
  *   pivot_root       pivot_root(".", ".") in /
  *   shocker          open_by_handle_at with the handle of inode 2 (the
  *                    root of an ext4 filesystem) through the mount of
@@ -105,7 +105,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(name, "unshare-mount"))
 			r = unshare(CLONE_NEWNS);
 		else if (!strcmp(name, "mount"))
-			r = mount("none", "/mnt", "tmpfs", 0, NULL);
+			r = mount("none", "/tmp", "tmpfs", 0, NULL);
 		else if (!strcmp(name, "pivot_root"))
 			r = chdir("/") < 0 ? -1 : syscall(SYS_pivot_root, ".", ".");
 		else if (!strcmp(name, "shocker"))
