@@ -206,6 +206,13 @@ func TestLimitsUlimit(t *testing.T) {
 	if code != 0 || out != "100\n200\n0\n" {
 		t.Errorf("--ulimit nofile=100:200 core=0: exit %d, %q, stderr %s", code, out, stderr)
 	}
+	// docker inspect's fields for the limits.
+	id := strings.TrimSpace(s.mustRun(t, "create", "-m", "64m", "--memory-swap", "-1", "--cpus", "1.5", "--pids-limit", "7",
+		"--ulimit", "nofile=100:200", "busybox", "true"))
+	out = s.mustRun(t, "inspect", "--format", "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{json .HostConfig.Ulimits}}", id)
+	if want := `67108864 -1 1500000000 7 [{"Name":"nofile","Soft":100,"Hard":200}]` + "\n"; out != want {
+		t.Errorf("inspect: %q; want %q", out, want)
+	}
 }
 
 // TestLimitsUnprivileged: where the host gives an unprivileged user no

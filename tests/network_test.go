@@ -242,6 +242,13 @@ func TestNetworkCreateStart(t *testing.T) {
 	if out != "inet 10.0.2.100/24\n10.1.2.3\tdb\n" {
 		t.Errorf("start of a slirp4netns container: %q", out)
 	}
+	// docker inspect's fields for the flags.
+	id = strings.TrimSpace(s.mustRun(t, "create", "--network", "slirp4netns", "-p", "127.0.0.2:8080:80",
+		"--add-host", "h:host-gateway", "--dns", "9.9.9.9", "busybox", "true"))
+	out = s.mustRun(t, "inspect", "--format", "{{.HostConfig.NetworkMode}} {{json .HostConfig.PortBindings}} {{.HostConfig.ExtraHosts}} {{.HostConfig.Dns}}", id)
+	if want := `slirp4netns {"80/tcp":[{"HostIp":"127.0.0.2","HostPort":"8080"}]} [h:host-gateway] [9.9.9.9]` + "\n"; out != want {
+		t.Errorf("inspect: %q; want %q", out, want)
+	}
 }
 
 // TestNetworkRootless: an unprivileged user's container gets the same

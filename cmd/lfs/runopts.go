@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"strconv"
@@ -153,4 +154,64 @@ type runSpec struct {
 	sandbox.Spec
 	Net    *network.Config `json:"net,omitempty"`
 	Limits *cgroup.Limits  `json:"limits,omitempty"`
+}
+
+// portBinding and ulimit are docker's shapes in HostConfig.
+type portBinding struct {
+	HostIp   string
+	HostPort string
+}
+
+type ulimit struct {
+	Name string
+	Soft int64
+	Hard int64
+}
+
+// runHostConfig fills in what docker's HostConfig says of the security,
+// network and limit flags, from a container's record.
+func runHostConfig(raw []byte, hc *hostConfig) {
+	var rs runSpec
+	if json.Unmarshal(raw, &rs) != nil {
+		return
+	}
+	hc.Privileged = rs.Privileged
+	hc.SecurityOpt = []string{}
+	if rs.NoNewPrivileges {
+		hc.SecurityOpt = append(hc.SecurityOpt, "no-new-privileges")
+	}
+	if rs.Seccomp == nil && !rs.Privileged {
+		hc.SecurityOpt = append(hc.SecurityOpt, "seccomp=unconfined")
+	}
+	hc.PortBindings, hc.ExtraHosts, hc.Dns = map[string][]portBinding{}, []string{}, []string{}
+	if n := rs.Net; n != nil {
+		for _, p := range n.Ports {
+			key := fmt.Sprintf("%d/%s", p.CtrPort, p.Proto)
+			port := ""
+			if p.HostPort != 0 {
+				port = strconv.Itoa(int(p.HostPort))
+			}
+			hc.PortBindings[key] = append(hc.PortBindings[key], portBinding{HostIp: p.HostIP.String(), HostPort: port})
+		}
+		for _, h := range n.ExtraHosts {
+			ip := h.IP.String()
+			if h.Gateway {
+				ip = network.HostGateway
+			}
+			hc.ExtraHosts = append(hc.ExtraHosts, h.Name+":"+ip)
+		}
+		for _, d := range n.DNS {
+			hc.Dns = append(hc.Dns, d.String())
+		}
+	}
+	if l := rs.Limits; l != nil {
+		hc.Memory, hc.MemorySwap, hc.NanoCpus = l.Memory, l.MemorySwap, l.NanoCPUs
+		if l.PidsLimit > 0 {
+			hc.PidsLimit = &l.PidsLimit
+		}
+	}
+	hc.Ulimits = []ulimit{}
+	for _, u := range rs.Ulimits {
+		hc.Ulimits = append(hc.Ulimits, ulimit{Name: u.Name, Soft: int64(u.Soft), Hard: int64(u.Hard)})
+	}
 }
