@@ -28,7 +28,7 @@ func securityFlags() []cli.Flag {
 
 func networkFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a container's port: `[IP:][HOST:]CTR[/udp]` (on 127.0.0.1 unless IP is given; slirp4netns)"},
+		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a container's port: `PORT` is [IP:][HOST:]CTR[/udp] (on 127.0.0.1 unless IP is given; slirp4netns)"},
 		&cli.StringSliceFlag{Name: "add-host", Usage: "add `NAME:IP` (or NAME:host-gateway) to /etc/hosts"},
 		&cli.StringSliceFlag{Name: "dns", Usage: "nameserver `IP` in /etc/resolv.conf"},
 		&cli.StringSliceFlag{Name: "dns-search", Usage: "search `DOMAIN` in /etc/resolv.conf (. for none)"},
