@@ -146,7 +146,10 @@ func Prefork(network Network, terminal bool, stdio Stdio, opts ...StartOption) (
 		}
 		return nil, fmt.Errorf("start container: %w", err)
 	}
-	var err error
+	exe, err := sealedExe()
+	if err != nil {
+		return fail(err)
+	}
 	if specR, c.specW, err = os.Pipe(); err != nil {
 		return fail(err)
 	}
@@ -183,10 +186,6 @@ func Prefork(network Network, terminal bool, stdio Stdio, opts ...StartOption) (
 	flags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC)
 	if network.ownNamespace() {
 		flags |= syscall.CLONE_NEWNET
-	}
-	exe, err := sealedExe()
-	if err != nil {
-		return fail(err)
 	}
 	c.cmd = &exec.Cmd{
 		// The running binary, never a path on the mount this process

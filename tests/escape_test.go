@@ -108,11 +108,8 @@ func probe(t *testing.T) string {
 // write to or mount on; its cleanup checks that none did.
 func hostDir(t *testing.T) string {
 	t.Helper()
-	d, err := os.MkdirTemp("", "lfs-escape-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(d, 0o755)
+	d := readableDir(t)
+	// Before readableDir's cleanup removes it.
 	t.Cleanup(func() {
 		for _, mp := range mountsUnder(d) {
 			t.Errorf("a container mounted on the host: %s", mp)
@@ -125,7 +122,6 @@ func hostDir(t *testing.T) string {
 			}
 			t.Errorf("a container wrote into the host's %s: %v", d, names)
 		}
-		os.RemoveAll(d)
 	})
 	return d
 }
