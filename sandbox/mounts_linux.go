@@ -206,6 +206,11 @@ type mnt struct {
 func mountSpecial(h *hostFiles) error {
 	const nsd = unix.MS_NOSUID | unix.MS_NODEV
 	for _, d := range []string{"/proc", "/sys"} {
+		// Attached without following a symlink (move_mount): one there
+		// is refused, as runc refuses it, rather than followed.
+		if fi, err := os.Lstat(d); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("sandbox: mount %s: the image has a symlink there, not a directory", d)
+		}
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("sandbox: mount %s: %w", d, err)
 		}

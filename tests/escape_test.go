@@ -416,33 +416,46 @@ func escapeSymlinks(t *testing.T, e *escapeEnv) {
 		name  string
 		flags []string
 		links map[string]string // upper path -> target
+		fail  string            // lfs's error, or "" when it runs
 	}{
-		{"proc", nil, map[string]string{"proc": h + "/proc"}},
-		{"dev", nil, map[string]string{"dev": h + "/dev"}},
-		{"dev nodes", nil, map[string]string{"dev/null": h + "/null", "dev/pts": h + "/pts", "dev/shm": h + "/shm"}},
-		{"etc", nil, map[string]string{"etc/resolv.conf": h + "/resolv.conf", "etc/hosts": h + "/hosts", "etc/hostname": "../../../../../" + h + "/hostname"}},
-		{"workdir", []string{"-w", "/w/sub"}, map[string]string{"w": h}},
-		{"volume", []string{"-v", src + ":/v/x"}, map[string]string{"v": h}},
-		{"volume relative", []string{"-v", src + ":/v/x"}, map[string]string{"v": "../../../../../../../../" + h}},
+		{"proc", nil, map[string]string{"proc": h + "/proc"}, "sandbox: mount /proc: the image has a symlink there, not a directory"},
+		{"sys", nil, map[string]string{"sys": "../../../../../" + h + "/sys"}, "sandbox: mount /sys: the image has a symlink there, not a directory"},
+		{"dev", nil, map[string]string{"dev": h + "/dev"}, ""},
+		{"dev nodes", nil, map[string]string{"dev/null": h + "/null", "dev/pts": h + "/pts", "dev/shm": h + "/shm"}, ""},
+		{"etc", nil, map[string]string{"etc/resolv.conf": h + "/resolv.conf", "etc/hosts": h + "/hosts", "etc/hostname": "../../../../../" + h + "/hostname"}, ""},
+		{"etc dir", []string{"--dns", "9.9.9.9", "--add-host", "a:1.2.3.4"}, map[string]string{"etc": h}, ""},
+		{"workdir", []string{"-w", "/w/sub"}, map[string]string{"w": h}, ""},
+		{"volume", []string{"-v", src + ":/v/x"}, map[string]string{"v": h}, ""},
+		{"volume relative", []string{"-v", src + ":/v/x"}, map[string]string{"v": "../../../../../../../../" + h}, ""},
 	} {
 		args := append(append([]string{"create"}, tc.flags...), "busybox", "sh", "-c", "touch /proc/x /dev/x /dev/null /etc/resolv.conf x 2>/dev/null; echo ran")
 		id := strings.TrimSpace(e.mustRun(t, args...))
 		up := e.upper(id)
 		for p, target := range tc.links {
-			os.MkdirAll(filepath.Dir(filepath.Join(up, p)), 0o755)
+			e.makeIn(t, up, filepath.Dir(p), true)
 			if err := os.Symlink(target, filepath.Join(up, p)); err != nil {
 				t.Fatal(err)
 			}
+			e.chown(filepath.Join(up, p))
+			// The host path exists inside the container too, so that
+			// the container works and its mounts land there, in it.
+			name := filepath.Base(target)
+			e.makeIn(t, up, filepath.Join("/", h, name), !fileTargets[name])
 		}
 		r := e.run(t, "start", id)
-		if r.code != 0 && r.code != 125 {
-			t.Errorf("%s: lfs start: exit %d, %s", tc.name, r.code, r.stderr)
+		if tc.fail != "" {
+			if msg := checkError(t, r, []string{"start", tc.name}); msg != tc.fail {
+				t.Errorf("%s: lfs start: %q; want %q", tc.name, msg, tc.fail)
+			}
+		} else if r.code != 0 || r.stdout != "ran\n" {
+			t.Errorf("%s: lfs start: exit %d, %q, %s", tc.name, r.code, r.stdout, r.stderr)
 		}
 		e.run(t, "rm", "-f", id)
 	}
 	// A -v target's parent swapped between a directory and a symlink to
 	// the host path, from the host, while the container starts.
 	id := strings.TrimSpace(e.mustRun(t, "create", "-v", src+":/s/x", "busybox", "true"))
+	e.makeIn(t, e.upper(id), h, true)
 	s := filepath.Join(e.upper(id), "s")
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -461,15 +474,53 @@ func escapeSymlinks(t *testing.T, e *escapeEnv) {
 			} else {
 				os.Mkdir(s, 0o755)
 			}
+			e.chown(s)
 			time.Sleep(time.Millisecond)
 		}
 	}()
 	for range 10 {
-		e.run(t, "start", id)
+		if r := e.run(t, "start", id); r.code != 0 && r.code != 125 {
+			t.Errorf("lfs start with its -v target swapped: exit %d, %s", r.code, r.stderr)
+		}
 	}
 	close(stop)
 	wg.Wait()
 	e.run(t, "rm", "-f", id)
+}
+
+// fileTargets are the symlink targets of escapeSymlinks that stand for
+// files.
+var fileTargets = map[string]bool{"null": true, "resolv.conf": true, "hosts": true, "hostname": true}
+
+// makeIn makes p (a directory, or else an empty file) and its parents in
+// a container's upper, owned by the container's root.
+func (e *escapeEnv) makeIn(t *testing.T, upper, p string, dir bool) {
+	t.Helper()
+	full := filepath.Join(upper, p)
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for d := filepath.Dir(full); len(d) > len(upper); d = filepath.Dir(d) {
+		e.chown(d)
+	}
+	var err error
+	if dir {
+		err = os.Mkdir(full, 0o755)
+	} else {
+		err = os.WriteFile(full, nil, 0o644)
+	}
+	if err != nil && !os.IsExist(err) {
+		t.Fatal(err)
+	}
+	e.chown(full)
+}
+
+// chown gives p to the container's root: rootless, the user (as root
+// it is root's already).
+func (e *escapeEnv) chown(p string) {
+	if e.user != nil {
+		os.Lchown(p, e.user.uid, e.user.gid)
+	}
 }
 
 // escapeUid: a rootless container's root is the user outside, in the
