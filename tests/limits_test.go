@@ -108,9 +108,11 @@ func TestLimitsForkBomb(t *testing.T) {
 	cmd, stdout, stderr, id := s.runningID(t, "--rm", "--pids-limit", "20", "busybox", "sh", "-c", script)
 	dirs := cgroupDirs(t, id)
 	pids := controllerDir(dirs, "pids")
-	if b, err := os.ReadFile(filepath.Join(pids, "pids.max")); err != nil || strings.TrimSpace(string(b)) != "20" {
-		t.Errorf("pids.max of the container's cgroup: %q, %v; want 20", b, err)
-	}
+	// The record says running before the cgroup is made.
+	waitFor(t, func() bool {
+		b, _ := os.ReadFile(filepath.Join(pids, "pids.max"))
+		return strings.TrimSpace(string(b)) == "20"
+	})
 	time.Sleep(time.Second)
 	if b, _ := os.ReadFile(filepath.Join(pids, "pids.current")); len(b) == 0 || atoi(t, string(b)) > 20 {
 		t.Errorf("pids.current under the bomb: %q", b)
@@ -188,10 +190,17 @@ func TestLimitsCPU(t *testing.T) {
 		b, _ := os.ReadFile(filepath.Join(controllerDir(dirs, c), file))
 		return strings.TrimSpace(string(b))
 	}
-	quota, memory := read("cpu", "cpu.max"), read("memory", "memory.max")
-	if _, v2 := dirs[""]; !v2 {
-		quota = read("cpu", "cpu.cfs_quota_us") + " " + read("cpu", "cpu.cfs_period_us")
-		memory = read("memory", "memory.limit_in_bytes")
+	var quota, memory string
+	// The record says running before the cgroup is made.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		quota, memory = read("cpu", "cpu.max"), read("memory", "memory.max")
+		if _, v2 := dirs[""]; !v2 {
+			quota = read("cpu", "cpu.cfs_quota_us") + " " + read("cpu", "cpu.cfs_period_us")
+			memory = read("memory", "memory.limit_in_bytes")
+		}
+		if quota == "50000 100000" && memory == "67108864" {
+			break
+		}
 	}
 	if quota != "50000 100000" || memory != "67108864" {
 		t.Errorf("--cpus 0.5 -m 64m: quota and period %q, memory %q; want 50000 100000, 67108864", quota, memory)
