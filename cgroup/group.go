@@ -312,13 +312,40 @@ func refused(l Limits, v2 bool, err error) error {
 		return fmt.Errorf("cgroup: %w", err)
 	case errors.Is(err, syscall.EBUSY):
 		return unavailable("%s: %v: the cgroup holds processes, so it cannot pass controllers to a child (cgroup v2's no-internal-process rule): run lfs in a cgroup of its own", l.flags(), err)
-	case os.Geteuid() == 0:
+	}
+	uid := hostUID()
+	switch {
+	case uid == 0:
 		return unavailable("%s: %v", l.flags(), err)
 	case v2:
 		return unavailable("%s: the cgroup is not delegated to uid %d (%v): run lfs in one, e.g. systemd-run --user --scope -p Delegate=yes lfs ...",
-			l.flags(), os.Geteuid(), err)
+			l.flags(), uid, err)
 	}
 	return unavailable("%s: cgroup v1 delegates no cgroup to unprivileged users, so limits need root here (%v)", l.flags(), err)
+}
+
+// hostUID is the caller's effective uid as the host sees it: root of a
+// user namespace (rootless lfs) is the uid its uid_map maps 0 to, an
+// unprivileged user as far as cgroups go.
+func hostUID() int {
+	uid := os.Geteuid()
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return uid
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		in, err1 := strconv.Atoi(f[0])
+		out, err2 := strconv.Atoi(f[1])
+		n, err3 := strconv.Atoi(f[2])
+		if err1 == nil && err2 == nil && err3 == nil && uid >= in && uid < in+n {
+			return out + uid - in
+		}
+	}
+	return uid
 }
 
 // enableControllers adds what is missing of enable ("+memory", ...) to

@@ -32,8 +32,14 @@
 // MountImage, MountDirs and Mount serve a union over FUSE from the
 // calling process (Mounted.Unmount takes it down). Run is the whole
 // foreground life of a command in a container, as lfs run, lfs start
-// and a build's RUN step use it: mount the root filesystem, write the
-// /etc files, start the sandbox, record running and exited, unmount.
+// and a build's RUN step use it: make the container's cgroup when its
+// limits need one (RunOptions.Limits; first, so that a host that gives
+// none leaves nothing mounted), mount the root filesystem, write the
+// /etc files for its network (RunOptions.Network), start the sandbox
+// (putting its child in the cgroup and attaching slirp4netns to its
+// network namespace before the child has its spec), record running and
+// exited, stop slirp4netns, unmount, kill what is left in the cgroup and
+// remove it.
 // The process that serves the mount never starts a child whose
 // directory or files lie on it (sandbox.Start's invariant). While the
 // command runs, that process also serves the container's root (as

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/lfs-dev/lfs/cgroup"
 	"github.com/lfs-dev/lfs/layerstore"
+	"github.com/lfs-dev/lfs/network"
 	"github.com/lfs-dev/lfs/sandbox"
 	"github.com/lfs-dev/lfs/unionfs"
 	"golang.org/x/sys/unix"
@@ -37,6 +39,26 @@ type RunOptions struct {
 	// container's pty starts at its size and follows it on each SIGWINCH
 	// that Signals delivers (instead of passing the signal on).
 	Terminal *os.File
+	// Network is the container's network beyond spec.Network (which
+	// must be its Mode): it shapes /etc/hosts and /etc/resolv.conf, and
+	// with slirp4netns Run connects the container's network namespace
+	// before the command runs and disconnects it after. The zero Config
+	// is spec.Network's mode with no flags.
+	Network network.Config
+	// Limits are the container's cgroup limits: when they need a cgroup
+	// (Limits.NeedsGroup), Run makes one before it mounts anything (a
+	// host that gives none fails Run with nothing left behind), puts the
+	// container's first process in it before the command runs, and
+	// kills what is left in it and removes it after. The ulimits are
+	// spec.Ulimits, which the sandbox sets.
+	Limits cgroup.Limits
+}
+
+// readHost reads one of the host's /etc files; a missing or unreadable
+// one is empty.
+func readHost(path string) []byte {
+	b, _ := os.ReadFile(path)
+	return b
 }
 
 // TerminalSize is the size of the terminal f, or nil when f is none.
@@ -113,8 +135,31 @@ func run(s *layerstore.Store, c Container, spec sandbox.Spec, o RunOptions) (int
 			}
 		}()
 	}
-	var err error
-	if spec.Etc, err = sandbox.WriteEtc(c.Dir, spec.Hostname, spec.Network); err != nil {
+	// The cgroup comes first: where the host gives none, nothing is
+	// mounted or started.
+	var group *cgroup.Group
+	if o.Limits.NeedsGroup() {
+		var err error
+		if group, err = cgroup.New(c.ID, o.Limits); err != nil {
+			return 0, err
+		}
+		defer func() {
+			group.Kill() // what the command left behind
+			group.Remove()
+		}()
+	}
+	netCfg := o.Network
+	if netCfg.Mode == "" {
+		netCfg.Mode = network.Host
+		if spec.Network != "" {
+			netCfg.Mode = network.Mode(spec.Network)
+		}
+	}
+	hosts, err := netCfg.Hosts(spec.Hostname, readHost("/etc/hosts"))
+	if err != nil {
+		return 0, err
+	}
+	if spec.Etc, err = sandbox.WriteEtc(c.Dir, spec.Hostname, hosts, netCfg.ResolvConf(readHost("/etc/resolv.conf"))); err != nil {
 		return 0, err
 	}
 	opts := o.MountOptions
@@ -130,12 +175,36 @@ func run(s *layerstore.Store, c Container, spec sandbox.Spec, o RunOptions) (int
 	if spec.Terminal && spec.ConsoleSize == nil {
 		spec.ConsoleSize = TerminalSize(o.Terminal)
 	}
+	// The child waits for its spec: until it has it, nothing of the
+	// container runs, and whatever it forks is in the group.
+	var slirp *network.Net
+	defer func() {
+		if slirp != nil {
+			slirp.Close()
+		}
+	}()
+	var start []sandbox.StartOption
+	if group != nil || netCfg.Mode == network.Slirp4netns {
+		start = append(start, sandbox.BeforeSetup(func(pid int) error {
+			if group != nil {
+				if err := group.Add(pid); err != nil {
+					return err
+				}
+			}
+			if netCfg.Mode == network.Slirp4netns {
+				var err error
+				slirp, err = network.Start(pid, netCfg)
+				return err
+			}
+			return nil
+		}))
+	}
 	var p *sandbox.Process
 	if o.Sandbox != nil {
 		started = true
-		p, err = o.Sandbox.Start(spec)
+		p, err = o.Sandbox.Start(spec, start...)
 	} else {
-		p, err = sandbox.Start(spec, o.Stdio)
+		p, err = sandbox.Start(spec, o.Stdio, start...)
 	}
 	if err != nil {
 		return 0, err

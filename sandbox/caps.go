@@ -69,7 +69,7 @@ func AdjustCapabilities(add, drop []string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	out := []string{} // none is not nil (the defaults)
 	for _, c := range capNames {
 		keep := slices.Contains(DefaultCapabilities, c) && !drops[c] && !dropAll
 		if keep || addAll || adds[c] {

@@ -1,6 +1,7 @@
 // Package sandbox runs one process in a container: new mount, pid, uts,
-// ipc and cgroup namespaces (and a network namespace with only lo for
-// [NetworkNone]), a root filesystem pivoted into, fresh /proc, /dev and
+// ipc and cgroup namespaces (and a network namespace of its own, lo up,
+// for [NetworkNone] and [NetworkSlirp4netns]), docker's capabilities and
+// a seccomp filter, a root filesystem pivoted into, fresh /proc, /dev and
 // /sys, the user's binds and tmpfs mounts, and the image's /etc/hosts,
 // /etc/hostname and /etc/resolv.conf bind-mounted from files the caller
 // wrote. It also re-executes an unprivileged lfs as root of a user
@@ -43,15 +44,24 @@
 //     from the host; pts as a new devpts instance with ptmx; shm; mqueue),
 //     a read-only /sys; with a terminal, a pty of that devpts as
 //     /dev/console; the user's mounts, parents first, targets made inside
-//     the container; the /etc files; [MaskedPaths] and [ReadonlyPaths].
+//     the container; the /etc files; [MaskedPaths] and [ReadonlyPaths]
+//     (with [Spec.Privileged] neither, /sys writable, and the host's
+//     device nodes in /dev).
 //  6. Host name, lo up, the user resolved in the image's /etc/passwd and
-//     /etc/group, the working directory made, the root made read-only.
-//  7. Capabilities: the bounding set cut to [Spec.Capabilities] (docker's
+//     /etc/group, the working directory made and entered without
+//     following a magic link (/proc/self/fd/N: CVE-2024-21626), the
+//     root made read-only.
+//  7. [Spec.Ulimits] (setrlimit) and, without [Spec.NoNewPrivileges],
+//     the seccomp filter ([Spec.Seccomp]), while still root with
+//     CAP_SYS_ADMIN, as runc orders them.
+//  8. Capabilities: the bounding set cut to [Spec.Capabilities] (docker's
 //     14 by default, [AdjustCapabilities] for --cap-add/--cap-drop),
 //     groups, gid and uid set, effective and permitted cut likewise (none
 //     for a non-root uid), inheritable and ambient emptied.
-//  8. Every descriptor above 2 made close-on-exec; a seccomp filter would
-//     be installed here, last; exec.
+//  9. Every descriptor above 2 made close-on-exec; with
+//     NoNewPrivileges, no_new_privs set and the filter installed, last;
+//     exec (with [Spec.Init], the init starts the command instead, both
+//     under the filter).
 //
 // # Invariants
 //
@@ -61,6 +71,14 @@
 //     started, touches the root filesystem.
 //   - The child dies with the thread that started it (Pdeathsig), so a
 //     container never outlives a killed caller.
+//   - Until it executes the command (for good with Init) the child is
+//     this binary inside the container. It is executed from a read-only,
+//     detached clone of the binary's mount and is not dumpable, so
+//     /proc/1/exe cannot be opened from the container without
+//     CAP_SYS_PTRACE nor written with it (CVE-2019-5736).
+//   - The child is in a session of its own: the caller's terminal,
+//     which may be its stdout, is never its controlling terminal, so
+//     TIOCSTI cannot push input into it.
 //   - Every mount made inside the container happens after pivot_root, so
 //     a symlink in the image resolves inside the container, never on the
 //     host. Host files are opened before the pivot and attached through

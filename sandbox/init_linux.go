@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/lfs-dev/lfs/cgroup"
+	"github.com/lfs-dev/lfs/seccomp"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,6 +43,18 @@ const (
 // childMain reads the Spec, sets the container up and execs its command;
 // it returns only by exiting.
 func childMain() {
+	// Every step below that the kernel keeps per thread (the cgroup
+	// namespace, the terminal's session, no_new_privs) must be this
+	// thread's, the one that execs; the main goroutine is on the main
+	// thread while init functions run, and stays there.
+	runtime.LockOSThread()
+	// Until the exec this process is lfs inside the container: not
+	// dumpable, nothing in the container may open its /proc/1/exe, mem
+	// or fds, or ptrace it, without CAP_SYS_PTRACE (an exec makes the
+	// command dumpable again; with --init the init stays as it is).
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		os.Exit(1)
+	}
 	// The report pipe closes on exec: EOF tells the parent the exec
 	// happened, a message tells it why not.
 	syscall.CloseOnExec(reportFd)
@@ -70,11 +84,6 @@ func childMain() {
 	if err != nil || !ok {
 		fail(fmt.Errorf("sandbox: receive the root filesystem: %v", err))
 	}
-	// Every step below that the kernel keeps per thread (the cgroup
-	// namespace, the terminal's session) must be this thread's, the one
-	// that execs; the main goroutine is on the main thread while init
-	// functions run, and stays there.
-	runtime.LockOSThread()
 	path, cons, err := setup(&spec, rootfs)
 	if err != nil {
 		fail(err)
@@ -92,7 +101,7 @@ func childMain() {
 			fail(err)
 		}
 	}
-	if err := finish(); err != nil {
+	if err := finish(&spec); err != nil {
 		fail(err)
 	}
 	err = syscall.Exec(path, spec.Args, spec.Env)
@@ -125,11 +134,13 @@ func newExecFailure(name string, err error) *execFailure {
 // command's path; the process is then in the root filesystem, in the
 // working directory, as the user, with the container's capabilities.
 //
-// The order is the contract with the features that come later: the
-// parent may join the child to a cgroup or configure its network
-// namespace before it sends the Spec (StartOption BeforeSetup), so the
-// cgroup namespace is made here, after that; a seccomp filter goes last,
-// in finish, after the capabilities are dropped and just before exec.
+// The order is a contract: the parent may join the child to a cgroup
+// or configure its network namespace before it sends the Spec
+// (StartOption BeforeSetup), so the cgroup namespace is made here, after
+// that; the ulimits and, without no_new_privs, the seccomp filter come
+// while the child is still root with CAP_SYS_ADMIN, right before the
+// uid and capabilities change (runc's order); with no_new_privs the
+// filter goes last, in finish, just before exec.
 func setup(spec *Spec, rootfs *os.File) (string, *console, error) {
 	// The namespace's root is the cgroup we are in now, which the
 	// parent chose; it is this thread's (the one that execs).
@@ -180,13 +191,15 @@ func setup(spec *Spec, rootfs *os.File) (string, *console, error) {
 	if err := mountEtc(host, spec.Mounts); err != nil {
 		return "", nil, err
 	}
-	if err := maskPaths(); err != nil {
-		return "", nil, err
+	if !spec.Privileged {
+		if err := maskPaths(); err != nil {
+			return "", nil, err
+		}
 	}
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 		return "", nil, fmt.Errorf("sandbox: set hostname: %w", err)
 	}
-	if spec.Network == NetworkNone {
+	if spec.Network.ownNamespace() {
 		if err := loUp(); err != nil {
 			return "", nil, err
 		}
@@ -199,10 +212,15 @@ func setup(spec *Spec, rootfs *os.File) (string, *console, error) {
 		spec.Env = append(spec.Env, "HOME="+cred.Home)
 	}
 	// Docker makes a missing working directory, as root, before the
-	// root filesystem goes read-only.
-	if err := os.MkdirAll(spec.Cwd, 0o755); err != nil {
-		return "", nil, fmt.Errorf("sandbox: make working directory: %w", err)
+	// root filesystem goes read-only. Neither this nor the chdir below
+	// follows a magic link (/proc/self/fd/N): a descriptor of the host's
+	// that this process still holds must never become the command's
+	// working directory (CVE-2024-21626).
+	cwd, err := workdir(spec.Cwd)
+	if err != nil {
+		return "", nil, err
 	}
+	defer unix.Close(cwd)
 	if spec.ReadOnly {
 		// Only the read-only bit changes: mount_setattr leaves the
 		// rootfs mount's other flags as they are (a remount would
@@ -211,12 +229,24 @@ func setup(spec *Spec, rootfs *os.File) (string, *console, error) {
 			return "", nil, fmt.Errorf("sandbox: make the root filesystem read-only: %w", err)
 		}
 	}
-	if err := os.Chdir(spec.Cwd); err != nil {
+	if err := unix.Fchdir(cwd); err != nil {
 		return "", nil, fmt.Errorf("sandbox: working directory: %w", err)
 	}
 	if cons != nil {
 		if err := cons.own(cred.UID); err != nil {
 			return "", nil, err
+		}
+	}
+	if err := cgroup.SetRlimits(spec.Ulimits); err != nil {
+		return "", nil, fmt.Errorf("sandbox: %w", err)
+	}
+	if !spec.NoNewPrivileges {
+		// Still root, with CAP_SYS_ADMIN, which the kernel asks of a
+		// filter's installer without no_new_privs: from here on the
+		// profile must allow what remains (prctl, setgroups, setgid,
+		// setuid, capset, execve), as Docker's does.
+		if err := spec.Seccomp.Install(); err != nil {
+			return "", nil, fmt.Errorf("sandbox: %w", err)
 		}
 	}
 	if err := becomeUser(cred, spec.Capabilities); err != nil {
@@ -257,12 +287,24 @@ func keepParent() error {
 	return nil
 }
 
-// finish is the last step before exec: no descriptor but 0-2 (and the
-// close-on-exec report pipe) may reach the command, whatever lfs itself
-// inherited. A seccomp filter would be installed here, last.
-func finish() error {
+// finish is the last step before exec (with Spec.Init, before the init
+// starts the command, so that both are under the same filter): no
+// descriptor but 0-2 (and the close-on-exec report pipe) may reach the
+// command, whatever lfs itself inherited; with NoNewPrivileges,
+// no_new_privs is set and the seccomp filter installed, last (this
+// thread's no_new_privs reaches the others through the filter's TSYNC).
+func finish(spec *Spec) error {
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("sandbox: close descriptors: %w", err)
+	}
+	if !spec.NoNewPrivileges {
+		return nil
+	}
+	if err := seccomp.NoNewPrivs(); err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	if err := spec.Seccomp.Install(); err != nil {
+		return fmt.Errorf("sandbox: %w", err)
 	}
 	return nil
 }
@@ -372,7 +414,7 @@ func initMain(path string, spec Spec, cons *console, rep *os.File, fail func(err
 		// foreground before its descriptors are rearranged.
 		attr.Sys = &syscall.SysProcAttr{Setpgid: true, Foreground: true, Ctty: int(cons.slave.Fd())}
 	}
-	if err := finish(); err != nil {
+	if err := finish(&spec); err != nil {
 		fail(err)
 	}
 	p, err := os.StartProcess(path, spec.Args, attr)
@@ -401,4 +443,43 @@ func initMain(path string, spec Spec, cons *console, rep *os.File, fail func(err
 		}
 	}
 	return 0
+}
+
+// workdir makes the working directory p where it is missing (0755, as
+// root) and opens it, one component at a time from the container's
+// root, following symlinks (which resolve inside it, the host's tree
+// being gone) but never a magic link: /proc/self/fd/N, /proc/PID/cwd
+// and /proc/PID/root lead wherever a descriptor points, and this process
+// still holds descriptors of the host's (bind sources, /sys).
+func workdir(p string) (int, error) {
+	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_MAGICLINKS}
+	fail := func(err error) (int, error) {
+		if errors.Is(err, unix.ELOOP) {
+			return -1, fmt.Errorf("sandbox: working directory %s: a magic link (/proc/PID/fd, cwd, root) or a symlink loop is in the way", p)
+		}
+		return -1, fmt.Errorf("sandbox: working directory %s: %w", p, err)
+	}
+	fd, err := unix.Openat2(unix.AT_FDCWD, "/", how)
+	if err != nil {
+		return fail(err)
+	}
+	for _, name := range strings.Split(p, "/") {
+		if name == "" || name == "." {
+			continue
+		}
+		next, err := unix.Openat2(fd, name, how)
+		if errors.Is(err, unix.ENOENT) {
+			if err := unix.Mkdirat(fd, name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+				unix.Close(fd)
+				return fail(err)
+			}
+			next, err = unix.Openat2(fd, name, how)
+		}
+		unix.Close(fd)
+		if err != nil {
+			return fail(err)
+		}
+		fd = next
+	}
+	return fd, nil
 }

@@ -21,6 +21,9 @@ type hostFiles struct {
 	binds map[int]int    // index in Spec.Mounts -> fd
 	proc  int            // a new procfs of our pid namespace
 	sys   int            // a new sysfs of our network namespace, else the host's /sys
+	// hostDev are, with Spec.Privileged, the host's other device nodes
+	// (path under /dev -> fd).
+	hostDev map[string]int
 }
 
 var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
@@ -59,7 +62,7 @@ func newFS(fstype string, attr int) (int, error) {
 }
 
 func openHost(spec Spec) (*hostFiles, error) {
-	h := &hostFiles{dev: map[string]int{}, etc: map[string]int{}, binds: map[int]int{}, proc: -1, sys: -1}
+	h := &hostFiles{dev: map[string]int{}, etc: map[string]int{}, binds: map[int]int{}, proc: -1, sys: -1, hostDev: map[string]int{}}
 	fail := func(err error) (*hostFiles, error) {
 		h.close()
 		return nil, err
@@ -107,17 +110,61 @@ func openHost(spec Spec) (*hostFiles, error) {
 	h.proc = fd
 	// A sysfs shows the network namespace of its mounter; a user
 	// namespace that does not own that namespace (the host's network)
-	// may not make one, and gets the host's /sys, read-only.
-	if h.sys, err = newFS("sysfs", nsx|unix.MOUNT_ATTR_RDONLY); err != nil {
+	// may not make one, and gets the host's /sys, read-only. Privileged,
+	// it is writable (as far as the kernel lets this process write it).
+	sysAttr := uint64(unix.MOUNT_ATTR_RDONLY)
+	if spec.Privileged {
+		sysAttr = 0
+	}
+	if h.sys, err = newFS("sysfs", nsx|int(sysAttr)); err != nil {
 		if h.sys, err = cloneTree("/sys", true); err != nil {
 			return fail(err)
 		}
-		attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		attr := &unix.MountAttr{Attr_set: sysAttr}
 		if err := unix.MountSetattr(h.sys, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, attr); err != nil {
 			return fail(fmt.Errorf("sandbox: make /sys read-only: %w", err))
 		}
 	}
+	if spec.Privileged {
+		if err := h.openHostDevices("/dev"); err != nil {
+			return fail(err)
+		}
+	}
 	return h, nil
+}
+
+// openHostDevices clones every character and block device under dir of
+// the host's /dev, as docker gives a privileged container the host's
+// devices; the container's own pts, shm and mqueue stay its own, and
+// the standard nodes are there already.
+func (h *hostFiles) openHostDevices(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("sandbox: host devices: %w", err)
+	}
+	for _, e := range ents {
+		p := dir + "/" + e.Name()
+		rel := strings.TrimPrefix(p, "/dev/")
+		switch t := e.Type(); {
+		case t.IsDir():
+			if rel == "pts" || rel == "shm" || rel == "mqueue" {
+				continue
+			}
+			if err := h.openHostDevices(p); err != nil {
+				return err
+			}
+		case t&(os.ModeDevice|os.ModeCharDevice) != 0:
+			if _, std := h.dev[rel]; std || rel == "ptmx" || rel == "console" {
+				continue
+			}
+			fd, err := cloneTree(p, false)
+			if err != nil {
+				return err
+			}
+			h.hostDev[rel] = fd
+		}
+	}
+	return nil
 }
 
 func (h *hostFiles) close() {
@@ -127,6 +174,9 @@ func (h *hostFiles) close() {
 		}
 	}
 	for _, fd := range h.binds {
+		unix.Close(fd)
+	}
+	for _, fd := range h.hostDev {
 		unix.Close(fd)
 	}
 	for _, fd := range []int{h.proc, h.sys} {
@@ -156,6 +206,11 @@ type mnt struct {
 func mountSpecial(h *hostFiles) error {
 	const nsd = unix.MS_NOSUID | unix.MS_NODEV
 	for _, d := range []string{"/proc", "/sys"} {
+		// Attached without following a symlink (move_mount): one there
+		// is refused, as runc refuses it, rather than followed.
+		if fi, err := os.Lstat(d); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("sandbox: mount %s: the image has a symlink there, not a directory", d)
+		}
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("sandbox: mount %s: %w", d, err)
 		}
@@ -195,6 +250,18 @@ func mountSpecial(h *hostFiles) error {
 			return fmt.Errorf("sandbox: %w", err)
 		}
 		if err := attach(h.dev[d], p); err != nil {
+			return err
+		}
+	}
+	for rel, fd := range h.hostDev {
+		p := "/dev/" + rel
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+		if err := attach(fd, p); err != nil {
 			return err
 		}
 	}

@@ -1,5 +1,10 @@
 package sandbox
 
+import (
+	"github.com/lfs-dev/lfs/cgroup"
+	"github.com/lfs-dev/lfs/seccomp"
+)
+
 // Network is a container's network namespace.
 type Network string
 
@@ -10,7 +15,15 @@ const (
 	// NetworkNone gives the container a network namespace of its own,
 	// with only the loopback interface, up.
 	NetworkNone Network = "none"
+	// NetworkSlirp4netns is a network namespace of its own, lo up, that
+	// the caller connects to the host's network before the command runs
+	// (network.Start, in a BeforeSetup function).
+	NetworkSlirp4netns Network = "slirp4netns"
 )
+
+// ownNamespace says whether the container gets a network namespace of
+// its own.
+func (n Network) ownNamespace() bool { return n == NetworkNone || n == NetworkSlirp4netns }
 
 // Spec is everything the child needs, sent to it as JSON over a pipe.
 type Spec struct {
@@ -31,7 +44,7 @@ type Spec struct {
 	User string `json:"user,omitempty"`
 	// Hostname is set in the container's UTS namespace.
 	Hostname string `json:"hostname"`
-	// Network is NetworkHost ("" too) or NetworkNone.
+	// Network is NetworkHost ("" too), NetworkNone or NetworkSlirp4netns.
 	Network Network `json:"network,omitempty"`
 	// Etc maps "hosts", "hostname" and "resolv.conf" to host files that
 	// are bind-mounted onto /etc/NAME in the container (see WriteEtc).
@@ -55,8 +68,29 @@ type Spec struct {
 	ConsoleSize *WinSize `json:"consoleSize,omitempty"`
 	// Capabilities are the bounding set, and the effective and permitted
 	// sets of a uid-0 process ("CAP_CHOWN", ...); nil is
-	// DefaultCapabilities. Inheritable and ambient sets are always empty.
-	Capabilities []string `json:"capabilities,omitempty"`
+	// DefaultCapabilities, an empty list none at all (--cap-drop ALL; so
+	// it is never omitted from the JSON). Inheritable and ambient sets
+	// are always empty.
+	Capabilities []string `json:"capabilities"`
+	// Seccomp is the filter the child installs before it executes the
+	// command (Profile.Compile for Capabilities); nil is none
+	// (seccomp=unconfined, --privileged). Without NoNewPrivileges it is
+	// installed while the child is still root with CAP_SYS_ADMIN, before
+	// the uid and capabilities change, so the profile must allow those
+	// calls (Docker's does); with it, last, right before the exec.
+	Seccomp *seccomp.Filter `json:"seccomp,omitempty"`
+	// NoNewPrivileges sets no_new_privs (--security-opt
+	// no-new-privileges): no exec in the container gains privileges
+	// through set-user-ID bits or file capabilities.
+	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
+	// Ulimits are set (setrlimit) while the child is still root, just
+	// before it changes to the user (raising a hard limit needs root).
+	Ulimits []cgroup.Ulimit `json:"ulimits,omitempty"`
+	// Privileged is docker's --privileged as far as the child goes:
+	// nothing of /proc or /sys masked or read-only, /sys writable, and
+	// the host's device nodes bound into /dev. The caller gives it every
+	// capability and no seccomp filter too.
+	Privileged bool `json:"privileged,omitempty"`
 }
 
 // WinSize is a terminal's size in characters.

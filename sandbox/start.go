@@ -146,7 +146,10 @@ func Prefork(network Network, terminal bool, stdio Stdio, opts ...StartOption) (
 		}
 		return nil, fmt.Errorf("start container: %w", err)
 	}
-	var err error
+	exe, err := sealedExe()
+	if err != nil {
+		return fail(err)
+	}
 	if specR, c.specW, err = os.Pipe(); err != nil {
 		return fail(err)
 	}
@@ -181,14 +184,16 @@ func Prefork(network Network, terminal bool, stdio Stdio, opts ...StartOption) (
 		child.Stdin, stdinR = r, r
 	}
 	flags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC)
-	if network == NetworkNone {
+	if network.ownNamespace() {
 		flags |= syscall.CLONE_NEWNET
 	}
 	c.cmd = &exec.Cmd{
 		// The running binary, never a path on the mount this process
 		// may serve: exec of a file there would wait on our own FUSE
-		// server while we are in fork (go-fuse's deadlock notes).
-		Path: "/proc/self/exe",
+		// server while we are in fork (go-fuse's deadlock notes). It is
+		// reached through a read-only clone of its mount (sealedExe),
+		// so that /proc/PID/exe of the child leads nowhere writable.
+		Path: exe,
 		Args: []string{InitArg},
 		// Nothing of the caller's environment reaches the child; the
 		// command's is in the Spec.
@@ -205,11 +210,14 @@ func Prefork(network Network, terminal bool, stdio Stdio, opts ...StartOption) (
 			// The container dies with us: a killed lfs leaves no
 			// container running on an unserved mount.
 			Pdeathsig: syscall.SIGKILL,
-			// Out of the caller's process group, so that a key of the
-			// caller's terminal (Ctrl-C) signals lfs alone, which passes
-			// it on once. With a terminal the child makes a session of
-			// its own instead (a group leader could not).
-			Setpgid: !terminal,
+			// A session of its own, so out of the caller's process
+			// group too: a key of the caller's terminal (Ctrl-C) signals
+			// lfs alone, which passes it on once; and that terminal,
+			// which may be the container's stdout, is not its
+			// controlling terminal, so TIOCSTI cannot push input into
+			// it and TIOCSCTTY cannot take it. With a terminal the child
+			// makes its session itself, once its pty is open.
+			Setsid: !terminal,
 		},
 	}
 	if err := c.cmd.Start(); err != nil {
@@ -241,9 +249,13 @@ func (c *Pending) release() {
 }
 
 // Start sends the child spec (whose Network and Terminal must be those
-// Prefork was given) and returns as Start does.
-func (c *Pending) Start(spec Spec) (*Process, error) {
+// Prefork was given) and returns as Start does. Options given here are
+// added to Prefork's (a BeforeSetup here replaces Prefork's).
+func (c *Pending) Start(spec Spec, opts ...StartOption) (*Process, error) {
 	defer c.release()
+	for _, opt := range opts {
+		opt(&c.o)
+	}
 	if spec.Network != c.network && !(spec.Network == "" && c.network == NetworkHost) || spec.Terminal != c.terminal {
 		c.Abort()
 		return nil, errors.New("start container: the spec's network or terminal is not the preforked child's")

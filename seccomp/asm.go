@@ -95,7 +95,7 @@ func (a *asm) assemble() ([]bpf.RawInstruction, error) {
 		if err != nil {
 			return nil, err
 		}
-		var out []item
+		out := make([]item, 0, len(a.items))
 		grew := false
 		for i, it := range a.items {
 			var stubs []item

@@ -76,3 +76,15 @@ func linearProgram(b *testing.B, tree *vm) *vm {
 	}
 	return &vm{t: b, bvm: v, prog: prog}
 }
+
+// Compiling Docker's default profile, which lfs run does once per
+// container (overlapped with the mount):
+//
+//	go test -run '^$' -bench Compile ./seccomp/
+func BenchmarkCompileDefault(b *testing.B) {
+	for b.Loop() {
+		if _, err := DefaultProfile().Compile("amd64", dockerCaps); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -281,6 +282,10 @@ type decision struct {
 	// final: a rule without conditions decided it; later rules for
 	// the syscall are ignored.
 	final bool
+	// k caches key: segments compares every decision with its
+	// neighbour's, and formatting the conditions each time was most of
+	// a compile.
+	k string
 }
 
 type condRule struct {
@@ -290,11 +295,26 @@ type condRule struct {
 
 // key identifies equal decisions, which share code and merge into one
 // segment when adjacent.
+// Decisions are complete once segments sees them, so the key is made
+// once.
 func (d *decision) key() string {
-	if len(d.conds) == 0 {
-		return fmt.Sprintf("ret %#x", d.ret)
+	switch {
+	case d.k != "":
+	case len(d.conds) == 0:
+		d.k = "ret " + strconv.FormatUint(uint64(d.ret), 16)
+	default:
+		d.k = fmt.Sprintf("conds %v %v else %#x", d.bits32, d.conds, d.ret)
 	}
-	return fmt.Sprintf("conds %v %v else %#x", d.bits32, d.conds, d.ret)
+	return d.k
+}
+
+// same says whether a and b are equal decisions; most have no
+// conditions and compare without their keys.
+func (a *decision) same(b *decision) bool {
+	if len(a.conds) == 0 && len(b.conds) == 0 {
+		return a.ret == b.ret
+	}
+	return a.key() == b.key()
 }
 
 type compiler struct {
@@ -312,7 +332,7 @@ type compiler struct {
 func (c *compiler) segments(abis []*arch, rules []rule) []segment {
 	var segs []segment
 	add := func(lo uint32, d *decision) {
-		if n := len(segs); n > 0 && segs[n-1].d.key() == d.key() {
+		if n := len(segs); n > 0 && segs[n-1].d.same(d) {
 			return
 		}
 		segs = append(segs, segment{lo, d})

@@ -43,6 +43,17 @@ type hostConfig struct {
 	ReadonlyRootfs bool
 	Init           bool
 	NetworkMode    string
+	// The security, network and limit flags (runHostConfig).
+	Privileged   bool
+	SecurityOpt  []string
+	PortBindings map[string][]portBinding
+	ExtraHosts   []string
+	Dns          []string
+	Memory       int64
+	MemorySwap   int64
+	NanoCpus     int64
+	PidsLimit    *int64
+	Ulimits      []ulimit
 }
 
 type containerState struct {
@@ -98,6 +109,7 @@ func inspectContainer(ct container.Container) containerInspect {
 		if out.HostConfig.NetworkMode == "" {
 			out.HostConfig.NetworkMode = string(sandbox.NetworkHost)
 		}
+		runHostConfig(ct.Spec, &out.HostConfig)
 		out.Mounts = []mountPoint{}
 		for _, m := range spec.Mounts {
 			mp := mountPoint{Type: m.Type, Source: m.Source, Destination: m.Target, RW: !m.ReadOnly, Propagation: "rprivate"}

@@ -7,13 +7,17 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
+	"github.com/lfs-dev/lfs/cgroup"
 	"github.com/lfs-dev/lfs/config"
 	"github.com/lfs-dev/lfs/container"
 	"github.com/lfs-dev/lfs/layerstore"
+	"github.com/lfs-dev/lfs/network"
 	"github.com/lfs-dev/lfs/sandbox"
+	"github.com/lfs-dev/lfs/seccomp"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 )
@@ -29,12 +33,17 @@ type runOptions struct {
 	user       string
 	entrypoint *string
 	hostname   string
-	network    sandbox.Network
-	stdin      bool
-	tty        bool
-	init       bool
-	mounts     []sandbox.Mount
-	readOnly   bool
+	network    network.Config
+	limits     cgroup.Limits
+	security   security
+	// filter, when set, is the seccomp filter being compiled meanwhile
+	// (security.compile); createContainer compiles it itself otherwise.
+	filter   func() (*seccomp.Filter, error)
+	stdin    bool
+	tty      bool
+	init     bool
+	mounts   []sandbox.Mount
+	readOnly bool
 }
 
 func runCommand() *cli.Command {
@@ -48,13 +57,23 @@ combines them, with docker's 14 capabilities, and exits with the command's statu
 when lfs fails, 126 when the command cannot be executed, 127 when it is not found,
 128+N when signal N killed it.
 The network is the host's by default (as in HPC runtimes); --network none gives the
-container only lo. As an unprivileged user lfs runs in a user namespace of its own,
-mapping the user's /etc/subuid and /etc/subgid ranges (newuidmap, newgidmap).`,
+container only lo; --network slirp4netns a network of its own with outbound access
+through the host (slirp4netns, rootless too) and -p ports published on 127.0.0.1 unless
+an address is given (docker publishes on 0.0.0.0). As an unprivileged user lfs runs in a
+user namespace of its own, mapping the user's /etc/subuid and /etc/subgid ranges
+(newuidmap, newgidmap).
+Every container gets docker's default seccomp profile (EPERM for keyctl, mount, unshare,
+bpf, ...; --cap-add lifts the rules a capability governs). --privileged gives every
+capability, no seccomp filter, nothing of /proc or /sys masked or read-only, /sys
+writable and the host's device nodes in /dev; it keeps the namespaces, and rootless it
+is still the user's own user namespace, so no more than the user outside.
+-m, --cpus and --pids-limit go through a cgroup of the container's own: where the host
+gives none (an unprivileged user on cgroup v1), lfs says why and runs nothing.`,
 		// -h is the host name, as in docker; --help stays.
 		HideHelp: true,
 		// -it, -ti
 		UseShortOptionHandling: true,
-		Flags: []cli.Flag{
+		Flags: slices.Concat([]cli.Flag{
 			&cli.BoolFlag{Name: "rm", Usage: "remove the container's writable layer when it exits"},
 			&cli.StringFlag{Name: "name", Usage: "name of the container"},
 			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set `K=V`, or K from this environment"},
@@ -63,7 +82,7 @@ mapping the user's /etc/subuid and /etc/subgid ranges (newuidmap, newgidmap).`,
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "`USER` name or uid, optionally :group or :gid"},
 			&cli.StringFlag{Name: "entrypoint", Usage: "replace the image's ENTRYPOINT (and drop its CMD); \"\" clears it"},
 			&cli.StringFlag{Name: "hostname", Aliases: []string{"h"}, Usage: "container host `NAME` (default: the first 12 hex digits of its ID)"},
-			&cli.StringFlag{Name: "network", Value: "host", Usage: "host (the host's network, the default) or none (only lo)"},
+			&cli.StringFlag{Name: "network", Value: "host", Usage: "host (the host's network, the default), none (only lo) or slirp4netns[:allow_host_loopback=true,mtu=N]"},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open to the container"},
 			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the container a pty (with -i on a terminal: raw mode, window size followed)"},
 			&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "bind `HOST:CTR[:ro]` (HOST absolute or ./relative, made if missing)"},
@@ -72,7 +91,7 @@ mapping the user's /etc/subuid and /etc/subgid ranges (newuidmap, newgidmap).`,
 			&cli.BoolFlag{Name: "read-only", Usage: "mount the container's root filesystem read-only"},
 			&cli.BoolFlag{Name: "init", Usage: "run a small init as PID 1 that forwards signals and reaps processes"},
 			&cli.BoolFlag{Name: "help", Usage: "show help"},
-		},
+		}, securityFlags(), networkFlags(), limitFlags()),
 		Action: func(c *cli.Context) error {
 			if c.Bool("help") {
 				return cli.ShowCommandHelp(c, "run")
@@ -128,13 +147,14 @@ func parseRunOptions(c *cli.Context) (runOptions, error) {
 			o.mounts = append(o.mounts, m)
 		}
 	}
-	switch n := sandbox.Network(c.String("network")); n {
-	case sandbox.NetworkHost, sandbox.NetworkNone:
-		o.network = n
-	default:
-		return o, fmt.Errorf("run: network %q: only host and none are supported", n)
+	if o.network, err = parseNetwork(c); err != nil {
+		return o, err
 	}
-	return o, nil
+	if o.limits, err = parseLimits(c); err != nil {
+		return o, err
+	}
+	o.security, err = parseSecurity(c)
+	return o, err
 }
 
 func runRun(c *cli.Context, o runOptions) error {
@@ -148,8 +168,9 @@ func runRun(c *cli.Context, o runOptions) error {
 	defer signal.Stop(sigs)
 	// The sandbox child starts now, and starts up while the container
 	// is recorded and mounted; it gets its spec once they are done.
+	o.filter = o.security.compile()
 	stdio := containerStdio(o.stdin)
-	child, err := sandbox.Prefork(o.network, o.tty, stdio)
+	child, err := sandbox.Prefork(sandbox.Network(o.network.Mode), o.tty, stdio)
 	if err != nil {
 		return err
 	}
@@ -164,7 +185,7 @@ func runRun(c *cli.Context, o runOptions) error {
 		return err
 	}
 	return startContainer(c, s, rec, spec, startOptions{stdin: o.stdin, rm: o.rm, removeOnError: true,
-		sigs: sigs, child: child})
+		sigs: sigs, child: child, network: o.network, limits: o.limits})
 }
 
 func notifySignals() chan os.Signal {
@@ -223,8 +244,21 @@ func createContainer(s *layerstore.Store, o runOptions, running bool) (container
 	if err != nil {
 		return rec, spec, err
 	}
-	spec.Network, spec.Init, spec.Mounts, spec.ReadOnly = o.network, o.init, o.mounts, o.readOnly
-	rawSpec, err := json.Marshal(spec)
+	spec.Network, spec.Init, spec.Mounts, spec.ReadOnly = sandbox.Network(o.network.Mode), o.init, o.mounts, o.readOnly
+	spec.Capabilities, spec.Privileged, spec.NoNewPrivileges = o.security.caps, o.security.privileged, o.security.noNewPrivs
+	// The ulimits are the sandbox's to set; the record keeps them once.
+	limits := o.limits
+	spec.Ulimits, limits.Ulimits = limits.Ulimits, nil
+	// The compiled filter is kept with the container, as docker keeps
+	// the profile: lfs start runs it under the same one, and it need
+	// not be compiled again.
+	if o.filter == nil {
+		o.filter = o.security.compile()
+	}
+	if spec.Seccomp, err = o.filter(); err != nil {
+		return rec, spec, err
+	}
+	rawSpec, err := json.Marshal(runSpec{Spec: spec, Net: &o.network, Limits: &limits})
 	if err != nil {
 		return rec, spec, err
 	}
@@ -249,6 +283,10 @@ type startOptions struct {
 	// preforked with containerStdio(stdin).
 	sigs  chan os.Signal
 	child *sandbox.Pending
+	// network and limits are what the sandbox's spec does not hold of
+	// the container's network and cgroup (runSpec's Net and Limits).
+	network network.Config
+	limits  cgroup.Limits
 }
 
 // startContainer runs spec in the container in the foreground, forwarding
@@ -260,7 +298,8 @@ func startContainer(c *cli.Context, s *layerstore.Store, rec container.Container
 		sigs = notifySignals()
 		defer signal.Stop(sigs)
 	}
-	ro := container.RunOptions{Stdio: containerStdio(o.stdin), Signals: sigs, Remove: o.rm, Sandbox: o.child}
+	ro := container.RunOptions{Stdio: containerStdio(o.stdin), Signals: sigs, Remove: o.rm, Sandbox: o.child,
+		Network: o.network, Limits: o.limits}
 	code, err := func() (int, error) {
 		if spec.Terminal {
 			switch {

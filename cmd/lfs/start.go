@@ -6,7 +6,6 @@ import (
 
 	"github.com/lfs-dev/lfs/container"
 	"github.com/lfs-dev/lfs/layerstore"
-	"github.com/lfs-dev/lfs/sandbox"
 	"github.com/urfave/cli/v2"
 )
 
@@ -51,9 +50,16 @@ func runStart(c *cli.Context, s *layerstore.Store, rec container.Container, stdi
 	if len(rec.Spec) == 0 {
 		return fmt.Errorf("container %s was made by lfs mount and has no command to start", rec.Name)
 	}
-	var spec sandbox.Spec
+	var spec runSpec
 	if err := json.Unmarshal(rec.Spec, &spec); err != nil {
 		return fmt.Errorf("container %s: %w: %v", rec.ID, layerstore.ErrCorrupt, err)
 	}
-	return startContainer(c, s, rec, spec, startOptions{stdin: stdin, rm: rec.AutoRemove})
+	o := startOptions{stdin: stdin, rm: rec.AutoRemove}
+	if spec.Net != nil {
+		o.network = *spec.Net
+	}
+	if spec.Limits != nil {
+		o.limits = *spec.Limits
+	}
+	return startContainer(c, s, rec, spec.Spec, o)
 }
