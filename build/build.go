@@ -21,6 +21,7 @@ import (
 	"github.com/lfs-dev/lfs/layerstore"
 	"github.com/lfs-dev/lfs/reference"
 	"github.com/lfs-dev/lfs/sandbox"
+	"github.com/lfs-dev/lfs/seccomp"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
@@ -124,6 +125,10 @@ type builder struct {
 	sig      sync.Mutex
 	signaled os.Signal
 	runSigs  chan os.Signal // the running RUN's, while one runs
+
+	// filter is docker's default seccomp profile for the default
+	// capabilities, compiled at the first RUN (docker applies it to RUN).
+	filter *seccomp.Filter
 }
 
 type stageResult struct {

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/lfs-dev/lfs/container"
 	"github.com/lfs-dev/lfs/layerstore"
 	"github.com/lfs-dev/lfs/sandbox"
+	"github.com/lfs-dev/lfs/seccomp"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	digest "github.com/opencontainers/go-digest"
@@ -114,6 +116,12 @@ func (b *builder) runContainer(s *stage, cmd, argEnv []string, network sandbox.N
 		return nil, nil, err
 	}
 	spec.Network = network
+	if b.filter == nil {
+		if b.filter, err = seccomp.DefaultProfile().Compile(runtime.GOARCH, sandbox.DefaultCapabilities); err != nil {
+			return nil, nil, err
+		}
+	}
+	spec.Seccomp = b.filter
 	rec, err := container.Create(b.s, container.Container{ID: id, Image: s.id, ImageRef: short(s.id), Command: cmd, EtcBinds: true})
 	if err != nil {
 		return nil, nil, err

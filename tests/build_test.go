@@ -548,3 +548,17 @@ func TestBuildRunOneFile(t *testing.T) {
 		t.Errorf("RUN's layer holds %s", names)
 	}
 }
+
+// TestBuildRunConfined: RUN steps run as docker runs them, with the
+// default capabilities and seccomp profile: a mount fails, and the
+// process status shows the filter.
+func TestBuildRunConfined(t *testing.T) {
+	s := buildStore(t)
+	ctx := writeContext(t, map[string]string{"Dockerfile": "FROM busybox\n" +
+		"RUN grep -E '^(Seccomp|CapEff):' /proc/self/status > /status; mkdir /m; mount -t tmpfs t /m 2>/dev/null && echo mounted >> /status || true\n"})
+	_, id := s.build(t, ctx)
+	out := s.mustRun(t, "run", "--rm", id, "cat", "/status")
+	if out != "CapEff:\t00000000a80425fb\nSeccomp:\t2\n" {
+		t.Errorf("a RUN step's status: %q, want docker's 14 capabilities, a seccomp filter and no mount", out)
+	}
+}
